@@ -1,0 +1,2 @@
+//! Placeholder so the crate compiles while its owner writes it; replace entirely.
+pub struct CscClient; pub struct CscClientOptions;

@@ -1,0 +1,1 @@
+//! Placeholder so the crate compiles while its owner writes it; replace entirely.

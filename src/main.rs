@@ -1,0 +1,42 @@
+//! The `csc-rfc2136` binary: parses the command line and runs the chosen subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use csc_rfc2136::cli::{Cli, Command};
+use csc_rfc2136::config::Config;
+use csc_rfc2136::{logging, sim};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    match cli.command {
+        Command::Sim(options) => match sim::run(options).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(format_args!("simulator: {err}")),
+        },
+        Command::Serve { config } | Command::Check { config } | Command::Status { config } => {
+            // The configuration is validated now so a broken file is reported even before
+            // the rest of these subcommands exists.
+            if let Err(err) = Config::load(&config) {
+                return fail(err);
+            }
+            not_yet("serve/check/status")
+        }
+        Command::Sandbox => not_yet("sandbox"),
+        Command::Keygen { .. } => not_yet("keygen"),
+    }
+}
+
+/// Prints `error: ...` to stderr and returns the failure exit code.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+/// The answer of a subcommand that is not built yet: a clear message, never a fake result.
+fn not_yet(what: &str) -> ExitCode {
+    eprintln!("error: `{what}` is not yet available in this version of csc-rfc2136");
+    ExitCode::from(2)
+}
