@@ -1,0 +1,71 @@
+//! The binary's command line: bad configuration is refused at start with a message that names
+//! the file, the key and what is expected; unfinished subcommands say so and fail.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_csc-rfc2136"))
+        .args(args)
+        .env("CSC_API_KEY", "env-api-key")
+        .env("CSC_BEARER_TOKEN", "env-bearer-token")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_shipped_example_is_refused_until_its_secret_is_replaced() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/csc-rfc2136.toml");
+    let output = run(&["check", "--config", example.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("csc-rfc2136.toml"), "{message}");
+    assert!(message.contains("key[0].secret"), "{message}");
+    assert!(message.contains("keygen"), "says how to fix it: {message}");
+}
+
+#[test]
+fn a_typo_in_the_config_is_refused_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = [\"127.0.0.1:5353\"]\n[csc]\n[edits]\nbatch_widow = \"2s\"\n",
+    )
+    .unwrap();
+    let output = run(&["serve", "--config", path.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("gw.toml"), "{message}");
+    assert!(message.contains("batch_widow"), "{message}");
+    assert!(message.contains("batch_window"), "names what is expected: {message}");
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let output = run(&["serve", "--config", "/nonexistent/gw.toml"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("/nonexistent/gw.toml"));
+}
+
+#[test]
+fn unfinished_subcommands_say_so_and_fail() {
+    let output = run(&["sandbox"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("not yet available"));
+    assert!(output.stdout.is_empty(), "no fake result on stdout");
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let output = run(&["--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for sub in ["serve", "sandbox", "sim", "check", "keygen", "status"] {
+        assert!(help.contains(sub), "--help lacks {sub}: {help}");
+    }
+}
