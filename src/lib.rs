@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod csc;
 pub mod dns;
+pub mod engine;
 pub mod logging;
 pub mod secret;
 pub mod sim;

@@ -42,7 +42,10 @@ fn a_typo_in_the_config_is_refused_naming_file_and_key() {
     let message = stderr(&output);
     assert!(message.contains("gw.toml"), "{message}");
     assert!(message.contains("batch_widow"), "{message}");
-    assert!(message.contains("batch_window"), "names what is expected: {message}");
+    assert!(
+        message.contains("batch_window"),
+        "names what is expected: {message}"
+    );
 }
 
 #[test]

@@ -87,7 +87,10 @@ impl FromStr for TsigAlgorithm {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         TsigAlgorithm::from_name(s).ok_or_else(|| {
             let names: Vec<_> = TsigAlgorithm::ALL.iter().map(|a| a.config_name()).collect();
-            format!("unknown TSIG algorithm `{s}`, expected one of {}", names.join(", "))
+            format!(
+                "unknown TSIG algorithm `{s}`, expected one of {}",
+                names.join(", ")
+            )
         })
     }
 }
@@ -102,10 +105,19 @@ mod tests {
             TsigAlgorithm::from_name("HMAC-MD5.SIG-ALG.REG.INT."),
             Some(TsigAlgorithm::HmacMd5)
         );
-        assert_eq!(TsigAlgorithm::from_name("hmac-md5"), Some(TsigAlgorithm::HmacMd5));
-        assert_eq!(TsigAlgorithm::from_name("HMAC-SHA512."), Some(TsigAlgorithm::HmacSha512));
+        assert_eq!(
+            TsigAlgorithm::from_name("hmac-md5"),
+            Some(TsigAlgorithm::HmacMd5)
+        );
+        assert_eq!(
+            TsigAlgorithm::from_name("HMAC-SHA512."),
+            Some(TsigAlgorithm::HmacSha512)
+        );
         assert_eq!(TsigAlgorithm::from_name("hmac-sha3"), None);
-        assert_eq!(TsigAlgorithm::from_name("hmac-sha256.sig-alg.reg.int"), Some(TsigAlgorithm::HmacSha256));
+        assert_eq!(
+            TsigAlgorithm::from_name("hmac-sha256.sig-alg.reg.int"),
+            Some(TsigAlgorithm::HmacSha256)
+        );
     }
 
     #[test]

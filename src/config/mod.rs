@@ -104,6 +104,8 @@ pub struct EditsConfig {
     pub batch_window: Duration,
     pub batch_max_wait: Duration,
     pub orphan_ttl: Duration,
+    /// How often the status of a CSC edit is read while the gateway follows it.
+    pub poll_interval: Duration,
 }
 
 /// Which record types a key may change.
@@ -229,6 +231,8 @@ struct RawEdits {
     batch_max_wait: Duration,
     #[serde(default = "default_orphan_ttl", with = "duration")]
     orphan_ttl: Duration,
+    #[serde(default = "default_poll_interval", with = "duration")]
+    poll_interval: Duration,
 }
 
 impl Default for RawEdits {
@@ -239,6 +243,7 @@ impl Default for RawEdits {
             batch_window: default_batch_window(),
             batch_max_wait: default_batch_max_wait(),
             orphan_ttl: default_orphan_ttl(),
+            poll_interval: default_poll_interval(),
         }
     }
 }
@@ -293,6 +298,9 @@ fn default_batch_max_wait() -> Duration {
 }
 fn default_orphan_ttl() -> Duration {
     Duration::from_secs(24 * 3600)
+}
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(3)
 }
 
 /// Record types a grant may name. The gateway manages TXT; others are refused at load so a
@@ -360,7 +368,10 @@ impl Resolver<'_> {
     fn read_secret_file(&self, key: &str, file: &Path) -> Result<String, ConfigError> {
         let full = self.relative(file);
         let text = std::fs::read_to_string(&full).map_err(|err| {
-            self.invalid(key, format!("cannot read secret file {}: {err}", full.display()))
+            self.invalid(
+                key,
+                format!("cannot read secret file {}: {err}", full.display()),
+            )
         })?;
         Ok(text.trim_end_matches(['\r', '\n']).trim().to_owned())
     }
@@ -382,7 +393,10 @@ impl Resolver<'_> {
 
     fn server(&self, raw: RawServer) -> Result<ServerConfig, ConfigError> {
         if raw.listen.is_empty() {
-            return Err(self.invalid("server.listen", "needs at least one address, like \"127.0.0.1:5353\""));
+            return Err(self.invalid(
+                "server.listen",
+                "needs at least one address, like \"127.0.0.1:5353\"",
+            ));
         }
         let listen = raw
             .listen
@@ -429,7 +443,9 @@ impl Resolver<'_> {
             _ => {
                 return Err(self.invalid(
                     format!("csc.{key}"),
-                    format!("missing: set `{key}`, `{key}_file`, or the environment variable {env_name}"),
+                    format!(
+                        "missing: set `{key}`, `{key}_file`, or the environment variable {env_name}"
+                    ),
                 ));
             }
         };
@@ -451,11 +467,17 @@ impl Resolver<'_> {
             .ok_or_else(|| {
                 self.invalid(
                     "csc.base_url",
-                    format!("`{}` is not an http(s) URL, expected e.g. \"{DEFAULT_BASE_URL}\"", raw.base_url),
+                    format!(
+                        "`{}` is not an http(s) URL, expected e.g. \"{DEFAULT_BASE_URL}\"",
+                        raw.base_url
+                    ),
                 )
             })?;
         if !(raw.rate_limit > 0.0 && raw.rate_limit <= 1000.0) {
-            return Err(self.invalid("csc.rate_limit", "must be a number of requests per second above 0 (CSC allows about 20)"));
+            return Err(self.invalid(
+                "csc.rate_limit",
+                "must be a number of requests per second above 0 (CSC allows about 20)",
+            ));
         }
         if raw.timeout.is_zero() {
             return Err(self.invalid("csc.timeout", "must be above zero"));
@@ -484,6 +506,12 @@ impl Resolver<'_> {
                 "must be at least `batch_window` (it caps how long a batch may keep waiting)",
             ));
         }
+        if raw.poll_interval < Duration::from_millis(100) {
+            return Err(self.invalid(
+                "edits.poll_interval",
+                "must be at least \"100ms\" (CSC's clients poll every 1-5 s)",
+            ));
+        }
         if raw.reply_timeout.is_zero() {
             return Err(self.invalid("edits.reply_timeout", "must be above zero"));
         }
@@ -493,6 +521,7 @@ impl Resolver<'_> {
             batch_window: raw.batch_window,
             batch_max_wait: raw.batch_max_wait,
             orphan_ttl: raw.orphan_ttl,
+            poll_interval: raw.poll_interval,
         })
     }
 
@@ -500,10 +529,16 @@ impl Resolver<'_> {
         let mut keys: Vec<KeyConfig> = Vec::with_capacity(raw.len());
         for (index, raw) in raw.into_iter().enumerate() {
             let key = self.key(index, raw)?;
-            if keys.iter().any(|k| k.canonical_name() == key.canonical_name()) {
+            if keys
+                .iter()
+                .any(|k| k.canonical_name() == key.canonical_name())
+            {
                 return Err(self.invalid(
                     format!("key[{index}].name"),
-                    format!("key `{}` is defined twice (names compare case-insensitively)", key.name),
+                    format!(
+                        "key `{}` is defined twice (names compare case-insensitively)",
+                        key.name
+                    ),
                 ));
             }
             keys.push(key);
@@ -514,7 +549,10 @@ impl Resolver<'_> {
     fn key(&self, index: usize, raw: RawKey) -> Result<KeyConfig, ConfigError> {
         let at = |field: &str| format!("key[{index}].{field}");
         if !is_dns_name(&raw.name) {
-            return Err(self.invalid(at("name"), format!("`{}` is not a valid DNS name", raw.name)));
+            return Err(self.invalid(
+                at("name"),
+                format!("`{}` is not a valid DNS name", raw.name),
+            ));
         }
         let algorithm: TsigAlgorithm = raw
             .algorithm
@@ -525,10 +563,16 @@ impl Resolver<'_> {
             (None, Some(file), None) => vec![self.read_secret_file(&at("secret_file"), &file)?],
             (None, None, Some(list)) if !list.is_empty() => list,
             (None, None, None) => {
-                return Err(self.invalid(at("secret"), "missing: set `secret`, `secret_file` or `secrets`"));
+                return Err(self.invalid(
+                    at("secret"),
+                    "missing: set `secret`, `secret_file` or `secrets`",
+                ));
             }
             _ => {
-                return Err(self.invalid(at("secret"), "give exactly one of `secret`, `secret_file`, `secrets` (a non-empty list)"));
+                return Err(self.invalid(
+                    at("secret"),
+                    "give exactly one of `secret`, `secret_file`, `secrets` (a non-empty list)",
+                ));
             }
         };
         let secrets = encoded
@@ -541,7 +585,10 @@ impl Resolver<'_> {
                     .map(KeySecret)
                     .ok_or_else(|| {
                         // Never echo the value: it is a secret even when malformed.
-                        self.invalid(at("secret"), "is not non-empty base64 (generate one with `csc-rfc2136 keygen NAME`)")
+                        self.invalid(
+                            at("secret"),
+                            "is not non-empty base64 (generate one with `csc-rfc2136 keygen NAME`)",
+                        )
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -553,7 +600,12 @@ impl Resolver<'_> {
                     .map(|zone| {
                         is_dns_name(zone)
                             .then(|| crate::csc::names::normalize(zone))
-                            .ok_or_else(|| self.invalid(at("zones"), format!("`{zone}` is not a valid zone name")))
+                            .ok_or_else(|| {
+                                self.invalid(
+                                    at("zones"),
+                                    format!("`{zone}` is not a valid zone name"),
+                                )
+                            })
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
@@ -561,11 +613,17 @@ impl Resolver<'_> {
         let names = match raw.names {
             None => vec![NamePattern::default_acme()],
             Some(list) if list.is_empty() => {
-                return Err(self.invalid(at("names"), "is empty: the key could change nothing; remove the key or list patterns"));
+                return Err(self.invalid(
+                    at("names"),
+                    "is empty: the key could change nothing; remove the key or list patterns",
+                ));
             }
             Some(list) => list
                 .iter()
-                .map(|p| p.parse().map_err(|problem: String| self.invalid(at("names"), problem)))
+                .map(|p| {
+                    p.parse()
+                        .map_err(|problem: String| self.invalid(at("names"), problem))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         };
         let types = match raw.types {
@@ -578,7 +636,13 @@ impl Resolver<'_> {
                         .contains(&upper.as_str())
                         .then_some(upper)
                         .ok_or_else(|| {
-                            self.invalid(at("types"), format!("`{t}` is not supported, expected one of {}", GRANTABLE_TYPES.join(", ")))
+                            self.invalid(
+                                at("types"),
+                                format!(
+                                    "`{t}` is not supported, expected one of {}",
+                                    GRANTABLE_TYPES.join(", ")
+                                ),
+                            )
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?,

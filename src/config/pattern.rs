@@ -17,7 +17,9 @@ pub struct NamePattern {
 impl NamePattern {
     /// The pattern every key gets when its config names none.
     pub fn default_acme() -> Self {
-        "_acme-challenge.*".parse().expect("the default pattern is valid")
+        "_acme-challenge.*"
+            .parse()
+            .expect("the default pattern is valid")
     }
 
     /// Whether `name` (any case, trailing dot optional) matches this pattern.

@@ -23,7 +23,9 @@ bearer_token = "t"
 }
 
 fn err(text: &str) -> String {
-    parse(text).expect_err("config should be refused").to_string()
+    parse(text)
+        .expect_err("config should be refused")
+        .to_string()
 }
 
 #[test]
@@ -93,10 +95,14 @@ fn defaults_fill_what_is_left_out() {
 
 #[test]
 fn unknown_keys_are_refused_with_file_and_name() {
-    let message = err("[server]\nlisen = [\"127.0.0.1:53\"]\n[csc]\napi_key=\"k\"\nbearer_token=\"t\"\n");
+    let message =
+        err("[server]\nlisen = [\"127.0.0.1:53\"]\n[csc]\napi_key=\"k\"\nbearer_token=\"t\"\n");
     assert!(message.contains("/etc/gw.toml"), "{message}");
     assert!(message.contains("lisen"), "{message}");
-    assert!(message.contains("listen"), "should say what is expected: {message}");
+    assert!(
+        message.contains("listen"),
+        "should say what is expected: {message}"
+    );
 
     let message = err(&minimal("[edits]\nbatch_windw = \"1s\"\n"));
     assert!(message.contains("batch_windw"), "{message}");
@@ -105,25 +111,40 @@ fn unknown_keys_are_refused_with_file_and_name() {
 #[test]
 fn bad_values_name_the_key_and_the_expectation() {
     let message = err(&minimal("[edits]\nbatch_window = \"soon\"\n"));
-    assert!(message.contains("batch_window") && message.contains("\"2s\""), "{message}");
+    assert!(
+        message.contains("batch_window") && message.contains("\"2s\""),
+        "{message}"
+    );
 
     let message = err(&minimal("[edits]\nreply = \"later\"\n"));
-    assert!(message.contains("reply") && message.contains("queued"), "{message}");
+    assert!(
+        message.contains("reply") && message.contains("queued"),
+        "{message}"
+    );
 
     let message = err(&minimal(&format!(
         "[[key]]\nname = \"k\"\nalgorithm = \"hmac-sha3\"\nsecret = \"{SECRET_B64}\"\n"
     )));
-    assert!(message.contains("key[0].algorithm") && message.contains("hmac-sha256"), "{message}");
+    assert!(
+        message.contains("key[0].algorithm") && message.contains("hmac-sha256"),
+        "{message}"
+    );
 
     let message = err(&minimal(&format!(
         "[[key]]\nname = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\ntypes = [\"A\"]\n"
     )));
-    assert!(message.contains("key[0].types") && message.contains("TXT"), "{message}");
+    assert!(
+        message.contains("key[0].types") && message.contains("TXT"),
+        "{message}"
+    );
 
-    let message = err("[server]\nlisten = [\"localhost\"]\n[csc]\napi_key=\"k\"\nbearer_token=\"t\"\n");
+    let message =
+        err("[server]\nlisten = [\"localhost\"]\n[csc]\napi_key=\"k\"\nbearer_token=\"t\"\n");
     assert!(message.contains("server.listen"), "{message}");
 
-    let message = err(&minimal("[edits]\nbatch_window = \"20s\"\nbatch_max_wait = \"10s\"\n"));
+    let message = err(&minimal(
+        "[edits]\nbatch_window = \"20s\"\nbatch_max_wait = \"10s\"\n",
+    ));
     assert!(message.contains("edits.batch_max_wait"), "{message}");
 }
 
@@ -144,12 +165,16 @@ fn secret_sources_are_exclusive_and_required() {
     assert!(message.contains("exactly one"), "{message}");
 
     let message = err("[server]\nlisten = [\"127.0.0.1:53\"]\n[csc]\nbearer_token=\"t\"\n");
-    assert!(message.contains("csc.api_key") && message.contains(ENV_API_KEY), "{message}");
+    assert!(
+        message.contains("csc.api_key") && message.contains(ENV_API_KEY),
+        "{message}"
+    );
 }
 
 #[test]
 fn duplicate_key_names_are_refused() {
-    let key = format!("[[key]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n");
+    let key =
+        format!("[[key]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n");
     let message = err(&minimal(&format!("{key}{}", key.replace("k.", "K"))));
     assert!(message.contains("defined twice"), "{message}");
 }

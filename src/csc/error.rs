@@ -65,8 +65,8 @@ pub enum CscError {
     #[error(
         "CSC rejected the credentials (HTTP {status} on {endpoint}): check the API key and the \
          bearer token (csc.api_key / csc.bearer_token, their *_file forms, or CSC_API_KEY / \
-         CSC_BEARER_TOKEN); a bearer token expires after 30 days without use and must then be \
-         renewed in CSC's portal"
+         CSC_BEARER_TOKEN); a bearer token expires after 30 days without use, and an expired one \
+         must be replaced by a new token from CSC"
     )]
     CredentialsRejected {
         /// 401 or 403.
@@ -107,8 +107,8 @@ pub enum CscError {
 
     /// HTTP 5xx: CSC (or its gateway) failed. Transient; retried with backoff.
     #[error(
-        "CSC server error HTTP {status} on {endpoint}: {excerpt:?}; this is on CSC's side and \
-         usually passes — it was retried with backoff"
+        "CSC server error HTTP {status} on {endpoint}: {excerpt:?}; the fault is on CSC's side \
+         and usually passes: try again later"
     )]
     Server {
         /// The 5xx status.
@@ -242,8 +242,15 @@ pub fn classify(info: &RequestInfo, status: u16, body: &str) -> CscError {
         };
     }
     match (status, json) {
-        (404, _) => CscError::NotFound { what: info.what.clone(), endpoint },
-        (500..=599, _) => CscError::Server { status, endpoint, excerpt: excerpt(body) },
+        (404, _) => CscError::NotFound {
+            what: info.what.clone(),
+            endpoint,
+        },
+        (500..=599, _) => CscError::Server {
+            status,
+            endpoint,
+            excerpt: excerpt(body),
+        },
         (400..=499, Some(err)) => CscError::Validation {
             status,
             endpoint,
@@ -251,7 +258,11 @@ pub fn classify(info: &RequestInfo, status: u16, body: &str) -> CscError {
             description: err.description,
             value: err.value,
         },
-        _ => CscError::Unexpected { status, endpoint, excerpt: excerpt(body) },
+        _ => CscError::Unexpected {
+            status,
+            endpoint,
+            excerpt: excerpt(body),
+        },
     }
 }
 
@@ -260,7 +271,11 @@ pub fn classify(info: &RequestInfo, status: u16, body: &str) -> CscError {
 pub fn is_rate_limit_body(body: &str) -> bool {
     // Compare without the trailing full stop so "…Rate limit" and "…Rate limit." both match.
     let needle = RATE_LIMIT_BODY.trim_end_matches('.').to_ascii_lowercase();
-    let body = body.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    let body = body
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     body.contains(&needle)
 }
 
@@ -291,7 +306,10 @@ mod tests {
     fn open_zone_edits_names_the_blocking_edit() {
         let body = r#"{"code":"OPEN_ZONE_EDITS","description":"Existing zone edits need to be resolved before publishing a new edit","value":"9e139e34-a2a1-462e-88ab-3645833a55d4"}"#;
         match classify(&info(), 400, body) {
-            CscError::OpenZoneEdits { zone, blocking_edit_id } => {
+            CscError::OpenZoneEdits {
+                zone,
+                blocking_edit_id,
+            } => {
                 assert_eq!(zone, "example.com");
                 assert_eq!(
                     blocking_edit_id.as_deref(),
@@ -303,7 +321,10 @@ mod tests {
         let no_value = r#"{"code":"OPEN_ZONE_EDITS","description":"x"}"#;
         assert!(matches!(
             classify(&info(), 400, no_value),
-            CscError::OpenZoneEdits { blocking_edit_id: None, .. }
+            CscError::OpenZoneEdits {
+                blocking_edit_id: None,
+                ..
+            }
         ));
     }
 
@@ -317,16 +338,26 @@ mod tests {
             "<html>Requests exceeded API Rate limit.</html>",
         ] {
             let err = classify(&info(), 400, body);
-            assert!(matches!(err, CscError::RateLimited { .. }), "{body:?} → {err:?}");
+            assert!(
+                matches!(err, CscError::RateLimited { .. }),
+                "{body:?} → {err:?}"
+            );
             assert!(err.is_transient());
         }
-        assert!(matches!(classify(&info(), 429, ""), CscError::RateLimited { .. }));
+        assert!(matches!(
+            classify(&info(), 429, ""),
+            CscError::RateLimited { .. }
+        ));
         assert!(!is_rate_limit_body("Requests exceeded"));
     }
 
     #[test]
     fn credentials_are_recognised_whatever_the_body() {
-        for (status, body) in [(401, ""), (403, "<html>Forbidden</html>"), (401, r#"{"code":"X"}"#)] {
+        for (status, body) in [
+            (401, ""),
+            (403, "<html>Forbidden</html>"),
+            (401, r#"{"code":"X"}"#),
+        ] {
             let err = classify(&info(), status, body);
             assert!(
                 matches!(err, CscError::CredentialsRejected { status: s, .. } if s == status),
@@ -334,7 +365,10 @@ mod tests {
             );
             assert!(!err.is_transient());
             let text = err.to_string();
-            assert!(text.contains("API key") && text.contains("30 days"), "{text}");
+            assert!(
+                text.contains("API key") && text.contains("30 days"),
+                "{text}"
+            );
         }
     }
 
@@ -354,7 +388,13 @@ mod tests {
     fn other_json_4xx_is_a_validation_error_with_code() {
         let body = r#"{"code":"RECORD_NOT_FOUND","description":"No TXT record x","value":"x"}"#;
         match classify(&info(), 400, body) {
-            CscError::Validation { status, code, description, value, .. } => {
+            CscError::Validation {
+                status,
+                code,
+                description,
+                value,
+                ..
+            } => {
                 assert_eq!((status, code.as_str()), (400, "RECORD_NOT_FOUND"));
                 assert_eq!(description, "No TXT record x");
                 assert_eq!(value.as_deref(), Some("x"));
@@ -368,7 +408,11 @@ mod tests {
         let long = "x".repeat(1000);
         let err = classify(&info(), 503, &long);
         match &err {
-            CscError::Server { status: 503, excerpt, .. } => {
+            CscError::Server {
+                status: 503,
+                excerpt,
+                ..
+            } => {
                 assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 1)
             }
             other => panic!("wrong class: {other:?}"),
@@ -382,7 +426,11 @@ mod tests {
 
     #[test]
     fn anything_else_is_unexpected() {
-        for (status, body) in [(400, "<html>Bad Request</html>"), (302, ""), (418, "{not json")] {
+        for (status, body) in [
+            (400, "<html>Bad Request</html>"),
+            (302, ""),
+            (418, "{not json"),
+        ] {
             let err = classify(&info(), status, body);
             assert!(matches!(err, CscError::Unexpected { status: s, .. } if s == status));
             assert!(!err.is_transient());

@@ -18,14 +18,18 @@ impl Limiter {
     /// `per_sec` (rounded up) requests, whatever the window's alignment on CSC's side.
     pub fn new(per_sec: f64, burst: u32) -> Result<Self, String> {
         if !per_sec.is_finite() || per_sec <= 0.0 {
-            return Err(format!("rate_limit_per_sec must be a positive number, not {per_sec}"));
+            return Err(format!(
+                "rate_limit_per_sec must be a positive number, not {per_sec}"
+            ));
         }
-        let burst =
-            NonZeroU32::new(burst).ok_or_else(|| "rate_limit_burst must be at least 1".to_owned())?;
+        let burst = NonZeroU32::new(burst)
+            .ok_or_else(|| "rate_limit_burst must be at least 1".to_owned())?;
         let quota = Quota::with_period(Duration::from_secs_f64(1.0 / per_sec))
             .ok_or_else(|| format!("rate_limit_per_sec {per_sec} is too high"))?
             .allow_burst(burst);
-        Ok(Limiter { gate: RateLimiter::direct(quota) })
+        Ok(Limiter {
+            gate: RateLimiter::direct(quota),
+        })
     }
 
     /// Waits for the next free slot.
@@ -56,6 +60,10 @@ mod tests {
             limiter.acquire().await;
         }
         // 10 gaps of 20 ms; a lower bound only, so a slow machine cannot make it flaky.
-        assert!(start.elapsed() >= Duration::from_millis(180), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(180),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

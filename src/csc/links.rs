@@ -32,10 +32,16 @@ pub fn resolve_next(base: &Url, link: &str) -> Option<Url> {
 
 /// `url` with its `page` query parameter set to `page` (other parameters kept).
 pub fn with_page(url: &Url, page: u64) -> Url {
-    let kept: Vec<(String, String)> =
-        url.query_pairs().filter(|(k, _)| k != "page").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "page")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let mut out = url.clone();
-    out.query_pairs_mut().clear().extend_pairs(kept).append_pair("page", &page.to_string());
+    out.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("page", &page.to_string());
     out
 }
 
@@ -57,23 +63,39 @@ pub fn edit_id_from_link(link: &str) -> Option<String> {
 /// `METHOD /path?query` of `url` relative to the API root, for logs and error messages.
 pub fn endpoint(method: &reqwest::Method, base: &Url, url: &Url) -> String {
     let root = base.path().trim_end_matches('/');
-    let path = url.path().strip_prefix(root).filter(|p| p.starts_with('/')).unwrap_or(url.path());
+    let path = url
+        .path()
+        .strip_prefix(root)
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(url.path());
     match url.query() {
         Some(query) => format!("{method} {path}?{query}"),
         None => format!("{method} {path}"),
     }
 }
 
+/// Decodes `%XX` escapes; anything else is kept as it is.
 fn percent_decode(segment: &str) -> Option<String> {
-    // Reuse url's decoder through a throwaway URL, avoiding another dependency.
-    let url = Url::parse(&format!("x:/{segment}")).ok()?;
-    let raw = url.path().trim_start_matches('/');
-    Some(
-        url::form_urlencoded::parse(format!("a={}", raw.replace('+', "%2B")).as_bytes())
-            .next()?
-            .1
-            .into_owned(),
-    )
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| segment.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -87,11 +109,20 @@ mod tests {
     #[test]
     fn segments_are_appended_and_encoded() {
         let url = join_segments(&base(), &["zones", "a b/c.test"]);
-        assert_eq!(url.as_str(), "https://apis.cscglobal.com/dbs/api/v2/zones/a%20b%2Fc.test");
+        assert_eq!(
+            url.as_str(),
+            "https://apis.cscglobal.com/dbs/api/v2/zones/a%20b%2Fc.test"
+        );
         let slash = Url::parse("http://127.0.0.1:9/root/").unwrap();
-        assert_eq!(join_segments(&slash, &["zones"]).as_str(), "http://127.0.0.1:9/root/zones");
+        assert_eq!(
+            join_segments(&slash, &["zones"]).as_str(),
+            "http://127.0.0.1:9/root/zones"
+        );
         let bare = Url::parse("http://127.0.0.1:9").unwrap();
-        assert_eq!(join_segments(&bare, &["zones", "edits"]).as_str(), "http://127.0.0.1:9/zones/edits");
+        assert_eq!(
+            join_segments(&bare, &["zones", "edits"]).as_str(),
+            "http://127.0.0.1:9/zones/edits"
+        );
     }
 
     #[test]
@@ -106,8 +137,14 @@ mod tests {
         ] {
             assert_eq!(edit_id_from_link(&link).as_deref(), Some(id), "{link}");
         }
-        assert_eq!(edit_id_from_link("https://x/zones/edits/status/a%20b").as_deref(), Some("a b"));
-        assert_eq!(edit_id_from_link("https://x/zones/edits/status/a+b").as_deref(), Some("a+b"));
+        assert_eq!(
+            edit_id_from_link("https://x/zones/edits/status/a%20b").as_deref(),
+            Some("a b")
+        );
+        assert_eq!(
+            edit_id_from_link("https://x/zones/edits/status/a+b").as_deref(),
+            Some("a+b")
+        );
         assert_eq!(edit_id_from_link("https://x/zones/edits/status/"), None);
         assert_eq!(edit_id_from_link(""), None);
         assert_eq!(edit_id_from_link("/"), None);
@@ -116,12 +153,25 @@ mod tests {
     #[test]
     fn next_links_stay_on_the_configured_host() {
         let local = Url::parse("http://127.0.0.1:4000/dbs/api/v2").unwrap();
-        let next = resolve_next(&local, "https://apis.cscglobal.com/dbs/api/v2/zones?page=2&size=2").unwrap();
-        assert_eq!(next.as_str(), "http://127.0.0.1:4000/dbs/api/v2/zones?page=2&size=2");
+        let next = resolve_next(
+            &local,
+            "https://apis.cscglobal.com/dbs/api/v2/zones?page=2&size=2",
+        )
+        .unwrap();
+        assert_eq!(
+            next.as_str(),
+            "http://127.0.0.1:4000/dbs/api/v2/zones?page=2&size=2"
+        );
         let same = resolve_next(&local, "http://127.0.0.1:4000/dbs/api/v2/zones?page=3").unwrap();
-        assert_eq!(same.as_str(), "http://127.0.0.1:4000/dbs/api/v2/zones?page=3");
+        assert_eq!(
+            same.as_str(),
+            "http://127.0.0.1:4000/dbs/api/v2/zones?page=3"
+        );
         let relative = resolve_next(&local, "/dbs/api/v2/zones?page=2").unwrap();
-        assert_eq!(relative.as_str(), "http://127.0.0.1:4000/dbs/api/v2/zones?page=2");
+        assert_eq!(
+            relative.as_str(),
+            "http://127.0.0.1:4000/dbs/api/v2/zones?page=2"
+        );
     }
 
     #[test]

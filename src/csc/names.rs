@@ -59,9 +59,18 @@ mod tests {
 
     #[test]
     fn longest_zone_wins() {
-        assert_eq!(find_zone("a.sub.example.com", ZONES), Some("sub.example.com"));
-        assert_eq!(find_zone("_acme-challenge.www.example.com.", ZONES), Some("example.com"));
-        assert_eq!(find_zone("SUB.Example.COM.", ZONES), Some("sub.example.com"));
+        assert_eq!(
+            find_zone("a.sub.example.com", ZONES),
+            Some("sub.example.com")
+        );
+        assert_eq!(
+            find_zone("_acme-challenge.www.example.com.", ZONES),
+            Some("example.com")
+        );
+        assert_eq!(
+            find_zone("SUB.Example.COM.", ZONES),
+            Some("sub.example.com")
+        );
     }
 
     #[test]
@@ -73,7 +82,10 @@ mod tests {
 
     #[test]
     fn keys_are_relative_with_at_for_the_apex() {
-        assert_eq!(record_key("Example.com.", "example.com").as_deref(), Some("@"));
+        assert_eq!(
+            record_key("Example.com.", "example.com").as_deref(),
+            Some("@")
+        );
         assert_eq!(
             record_key("_acme-challenge.WWW.example.com", "example.com.").as_deref(),
             Some("_acme-challenge.www")
@@ -85,6 +97,9 @@ mod tests {
     #[test]
     fn full_names_round_trip() {
         assert_eq!(full_name("@", "example.com"), "example.com");
-        assert_eq!(full_name("_acme-challenge", "Example.com."), "_acme-challenge.example.com");
+        assert_eq!(
+            full_name("_acme-challenge", "Example.com."),
+            "_acme-challenge.example.com"
+        );
     }
 }

@@ -76,7 +76,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn server_error() -> CscError {
-        CscError::Server { status: 500, endpoint: "GET /zones".into(), excerpt: String::new() }
+        CscError::Server {
+            status: 500,
+            endpoint: "GET /zones".into(),
+            excerpt: String::new(),
+        }
     }
 
     fn fast(max_retries: usize) -> RetryPolicy {
@@ -121,7 +125,10 @@ mod tests {
         let out: Result<(), _> = fast(3)
             .run("GET /zones", CscError::is_transient, || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(CscError::CredentialsRejected { status: 401, endpoint: "GET /zones".into() })
+                Err(CscError::CredentialsRejected {
+                    status: 401,
+                    endpoint: "GET /zones".into(),
+                })
             })
             .await;
         assert!(out.is_err());
@@ -135,6 +142,9 @@ mod tests {
             let d = cap_with_jitter(Duration::from_millis(180), max);
             assert!(d >= max / 2 && d <= max, "{d:?}");
         }
-        assert_eq!(cap_with_jitter(Duration::from_millis(30), max), Duration::from_millis(30));
+        assert_eq!(
+            cap_with_jitter(Duration::from_millis(30), max),
+            Duration::from_millis(30)
+        );
     }
 }

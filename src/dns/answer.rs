@@ -341,7 +341,10 @@ impl From<&model::Zone> for ZoneData {
     /// The view of a CSC zone. A zone without an SOA block (some list answers omit it) gets
     /// [`default_soa`]'s parameters.
     fn from(zone: &model::Zone) -> Self {
-        let soa = zone.soa.clone().unwrap_or_else(|| default_soa(&zone.zone_name));
+        let soa = zone
+            .soa
+            .clone()
+            .unwrap_or_else(|| default_soa(&zone.zone_name));
         let mut data = ZoneData::new(&zone.zone_name, soa);
         for record in &zone.ns {
             data.add_ns(&record.key, &record.value, record.ttl);
@@ -542,4 +545,506 @@ fn email_to_rname(email: &str) -> Option<Name> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use hickory_proto::rr::RecordType as T;
+
+    fn soa() -> Soa {
+        Soa {
+            serial: 2025010101,
+            refresh: 3600,
+            retry: 600,
+            expire: 1_209_600,
+            ttl_min: 60,
+            ttl_neg: 120,
+            ttl_zone: 300,
+            tech_email: "hostmaster@example.com".into(),
+            master_host: "ns1.example.net".into(),
+        }
+    }
+
+    fn rec(key: &str, value: &str, ttl: Option<u32>) -> model::Record {
+        model::Record {
+            id: String::new(),
+            key: key.into(),
+            value: value.into(),
+            ttl,
+            status: None,
+        }
+    }
+
+    fn zone(name: &str) -> model::Zone {
+        model::Zone {
+            zone_name: name.into(),
+            hosting_type: None,
+            a: vec![rec("www", "192.0.2.1", None)],
+            aaaa: vec![],
+            cname: vec![rec("alias.deep", "www.example.com", None)],
+            mx: vec![],
+            ns: vec![
+                rec("@", "ns1.example.net", None),
+                rec("@", "ns2.example.net", Some(86400)),
+            ],
+            srv: vec![],
+            caa: vec![],
+            txt: vec![
+                rec("@", "v=spf1 include:_spf.example.com ~all", Some(0)),
+                rec("_acme-challenge.www", "token-1", Some(120)),
+            ],
+            soa: Some(soa()),
+        }
+    }
+
+    fn view() -> ZoneView {
+        [zone("example.com")].iter().collect()
+    }
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn ask(view: &ZoneView, qname: &str, qtype: T) -> Answer {
+        view.answer(&name(qname), qtype, DNSClass::IN)
+    }
+
+    fn txt_strings(record: &Record) -> Vec<Vec<u8>> {
+        match &record.data {
+            RData::TXT(txt) => txt.txt_data.iter().map(|s| s.to_vec()).collect(),
+            other => panic!("not TXT: {other:?}"),
+        }
+    }
+
+    /// NOERROR or NXDOMAIN with AA, no answers and exactly the zone SOA in authority.
+    fn assert_negative(answer: &Answer, rcode: ResponseCode, apex: &str) {
+        assert_eq!(answer.rcode, rcode);
+        assert!(answer.authoritative);
+        assert!(answer.answers.is_empty(), "{:?}", answer.answers);
+        assert_eq!(answer.authorities.len(), 1);
+        let soa = &answer.authorities[0];
+        assert_eq!(soa.record_type(), T::SOA);
+        assert_eq!(soa.name, name(apex));
+        assert_eq!(soa.ttl, 120, "negative TTL = min(ttlZone 300, ttlNeg 120)");
+    }
+
+    #[test]
+    fn soa_at_the_apex_is_in_the_answer_section() {
+        let answer = ask(&view(), "example.com.", T::SOA);
+        assert_eq!(answer.rcode, ResponseCode::NoError);
+        assert!(answer.authoritative);
+        assert!(answer.authorities.is_empty());
+        assert_eq!(answer.answers.len(), 1);
+        let record = &answer.answers[0];
+        assert_eq!(record.name, name("example.com."));
+        assert_eq!(record.ttl, 300);
+        let RData::SOA(soa) = &record.data else {
+            panic!("{record:?}")
+        };
+        assert_eq!(soa.mname, name("ns1.example.net."));
+        assert_eq!(soa.rname, name("hostmaster.example.com."));
+        assert_eq!(soa.serial, 2025010101);
+        assert_eq!((soa.refresh, soa.retry, soa.expire), (3600, 600, 1_209_600));
+        assert_eq!(soa.minimum, 120, "MINIMUM is the negative TTL");
+    }
+
+    #[test]
+    fn ns_at_the_apex_comes_from_the_records() {
+        let answer = ask(&view(), "example.com.", T::NS);
+        assert_eq!(answer.rcode, ResponseCode::NoError);
+        assert!(answer.authoritative);
+        let hosts: Vec<_> = answer
+            .answers
+            .iter()
+            .map(|r| match &r.data {
+                RData::NS(ns) => (ns.0.to_ascii(), r.ttl),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("ns1.example.net.".to_owned(), 300),
+                ("ns2.example.net.".to_owned(), 86400)
+            ]
+        );
+    }
+
+    #[test]
+    fn apex_ns_falls_back_to_the_soa_master_host() {
+        let mut z = zone("example.com");
+        z.ns.clear();
+        let view: ZoneView = [z].iter().collect();
+        let answer = ask(&view, "example.com.", T::NS);
+        assert_eq!(answer.answers.len(), 1);
+        assert_eq!(
+            answer.answers[0].data,
+            RData::NS(NS(name("ns1.example.net.")))
+        );
+    }
+
+    #[test]
+    fn txt_at_the_apex_uses_the_zone_ttl_for_zero() {
+        let answer = ask(&view(), "example.com.", T::TXT);
+        assert_eq!(answer.rcode, ResponseCode::NoError);
+        assert!(answer.authoritative);
+        assert_eq!(answer.answers.len(), 1);
+        assert_eq!(answer.answers[0].ttl, 300);
+        assert_eq!(
+            txt_strings(&answer.answers[0]),
+            [b"v=spf1 include:_spf.example.com ~all".to_vec()]
+        );
+    }
+
+    #[test]
+    fn txt_ttl_is_the_records_or_ttl_min_when_ttl_zone_is_zero() {
+        let answer = ask(&view(), "_acme-challenge.www.example.com.", T::TXT);
+        assert_eq!(answer.answers[0].ttl, 120);
+
+        let mut z = zone("example.com");
+        z.soa.as_mut().unwrap().ttl_zone = 0;
+        let view: ZoneView = [z].iter().collect();
+        let answer = ask(&view, "example.com.", T::TXT);
+        assert_eq!(answer.answers[0].ttl, 60);
+    }
+
+    #[test]
+    fn long_txt_values_are_split_into_255_byte_strings() {
+        let long = "x".repeat(600);
+        let mut data = ZoneData::new("example.com", soa());
+        data.add_txt("long", &long, None);
+        data.add_txt("exact", &"y".repeat(255), None);
+        data.add_txt("empty", "", None);
+        let view: ZoneView = [data].into_iter().collect();
+
+        let answer = ask(&view, "long.example.com.", T::TXT);
+        let lens: Vec<_> = txt_strings(&answer.answers[0])
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert_eq!(lens, [255, 255, 90]);
+        assert_eq!(txt_strings(&answer.answers[0]).concat(), long.as_bytes());
+
+        let answer = ask(&view, "exact.example.com.", T::TXT);
+        assert_eq!(txt_strings(&answer.answers[0]).len(), 1);
+
+        let answer = ask(&view, "empty.example.com.", T::TXT);
+        assert_eq!(txt_strings(&answer.answers[0]), [Vec::<u8>::new()]);
+    }
+
+    #[test]
+    fn every_txt_value_of_a_name_is_answered() {
+        let mut data = ZoneData::from(&zone("example.com"));
+        data.add_txt("_acme-challenge.www", "token-2", Some(60));
+        data.add_txt("_ACME-challenge.WWW", "token-2", Some(999));
+        let view: ZoneView = [data].into_iter().collect();
+        let answer = ask(&view, "_acme-challenge.www.example.com.", T::TXT);
+        let values: Vec<_> = answer.answers.iter().map(txt_strings).collect();
+        assert_eq!(
+            values,
+            [vec![b"token-1".to_vec()], vec![b"token-2".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn existing_name_without_the_type_is_nodata() {
+        let view = view();
+        // A name owning TXT, asked for A.
+        assert_negative(
+            &ask(&view, "_acme-challenge.www.example.com.", T::A),
+            ResponseCode::NoError,
+            "example.com.",
+        );
+        // A name owning only an A record (data not served: documented).
+        assert_negative(
+            &ask(&view, "www.example.com.", T::TXT),
+            ResponseCode::NoError,
+            "example.com.",
+        );
+        assert_negative(
+            &ask(&view, "www.example.com.", T::A),
+            ResponseCode::NoError,
+            "example.com.",
+        );
+        // The apex has no AAAA.
+        assert_negative(
+            &ask(&view, "example.com.", T::AAAA),
+            ResponseCode::NoError,
+            "example.com.",
+        );
+    }
+
+    #[test]
+    fn empty_non_terminals_exist() {
+        // `deep` only has `alias.deep` below it.
+        assert_negative(
+            &ask(&view(), "deep.example.com.", T::TXT),
+            ResponseCode::NoError,
+            "example.com.",
+        );
+    }
+
+    #[test]
+    fn soa_below_the_apex_is_never_in_the_answer_section() {
+        let view = view();
+        for qname in [
+            "www.example.com.",
+            "deep.example.com.",
+            "_acme-challenge.www.example.com.",
+        ] {
+            assert_negative(
+                &ask(&view, qname, T::SOA),
+                ResponseCode::NoError,
+                "example.com.",
+            );
+        }
+        assert_negative(
+            &ask(&view, "nope.example.com.", T::SOA),
+            ResponseCode::NXDomain,
+            "example.com.",
+        );
+        assert_negative(
+            &ask(&view, "nope.example.com.", T::NS),
+            ResponseCode::NXDomain,
+            "example.com.",
+        );
+    }
+
+    #[test]
+    fn missing_names_are_nxdomain_with_the_soa() {
+        let view = view();
+        for qname in [
+            "nope.example.com.",
+            "_acme-challenge.example.com.",
+            "a.b.www.example.com.",
+        ] {
+            assert_negative(
+                &ask(&view, qname, T::TXT),
+                ResponseCode::NXDomain,
+                "example.com.",
+            );
+        }
+    }
+
+    #[test]
+    fn names_outside_every_zone_are_refused() {
+        let view = view();
+        for qname in [
+            "example.net.",
+            "com.",
+            ".",
+            "notexample.com.",
+            "example.com.evil.",
+        ] {
+            assert_eq!(ask(&view, qname, T::SOA), Answer::refused(), "{qname}");
+        }
+    }
+
+    #[test]
+    fn other_classes_are_refused_and_any_is_served() {
+        let view = view();
+        for class in [DNSClass::CH, DNSClass::HS, DNSClass::NONE] {
+            let answer = view.answer(&name("example.com."), T::SOA, class);
+            assert_eq!(answer, Answer::refused());
+        }
+        let answer = view.answer(&name("example.com."), T::SOA, DNSClass::ANY);
+        assert_eq!(answer.rcode, ResponseCode::NoError);
+        assert_eq!(answer.answers.len(), 1);
+    }
+
+    #[test]
+    fn zone_transfers_are_refused() {
+        for qtype in [T::AXFR, T::IXFR] {
+            assert_eq!(ask(&view(), "example.com.", qtype), Answer::refused());
+        }
+    }
+
+    #[test]
+    fn any_returns_every_served_rrset() {
+        let answer = ask(&view(), "example.com.", T::ANY);
+        assert!(answer.authoritative);
+        let types: Vec<_> = answer.answers.iter().map(Record::record_type).collect();
+        assert_eq!(types, [T::SOA, T::NS, T::NS, T::TXT]);
+
+        let answer = ask(&view(), "www.example.com.", T::ANY);
+        assert_negative(&answer, ResponseCode::NoError, "example.com.");
+    }
+
+    #[test]
+    fn the_longest_zone_wins() {
+        let mut inner = zone("sub.example.com");
+        inner.soa.as_mut().unwrap().serial = 7;
+        inner.txt = vec![rec("@", "inner", None)];
+        let outer = zone("example.com");
+        let view: ZoneView = [outer, inner].iter().collect();
+
+        let answer = ask(&view, "sub.example.com.", T::SOA);
+        let RData::SOA(soa) = &answer.answers[0].data else {
+            panic!()
+        };
+        assert_eq!(soa.serial, 7);
+
+        let answer = ask(&view, "nope.sub.example.com.", T::TXT);
+        assert_negative(&answer, ResponseCode::NXDomain, "sub.example.com.");
+
+        let answer = ask(&view, "sub.example.com.", T::TXT);
+        assert_eq!(txt_strings(&answer.answers[0]), [b"inner".to_vec()]);
+
+        let answer = ask(&view, "example.com.", T::SOA);
+        let RData::SOA(soa) = &answer.answers[0].data else {
+            panic!()
+        };
+        assert_eq!(soa.serial, 2025010101);
+    }
+
+    #[test]
+    fn names_match_case_insensitively() {
+        let view = view();
+        let answer = ask(&view, "_ACME-Challenge.WWW.Example.COM.", T::TXT);
+        assert_eq!(answer.answers.len(), 1);
+        // Records are owned by the name as the client spelled it.
+        assert_eq!(
+            answer.answers[0].name.to_ascii(),
+            "_ACME-Challenge.WWW.Example.COM."
+        );
+
+        let answer = ask(&view, "EXAMPLE.com.", T::SOA);
+        assert_eq!(answer.answers.len(), 1);
+
+        let answer = ask(&view, "Nope.EXAMPLE.com.", T::TXT);
+        assert_eq!(answer.rcode, ResponseCode::NXDomain);
+        assert!(answer.authorities[0].name.eq_case(&name("EXAMPLE.com.")));
+
+        let mixed: ZoneView = [zone("Example.COM.")].iter().collect();
+        assert_eq!(ask(&mixed, "example.com.", T::SOA).answers.len(), 1);
+    }
+
+    #[test]
+    fn wildcards_answer_for_missing_names_only() {
+        let mut data = ZoneData::from(&zone("example.com"));
+        data.add_txt("*", "wild", None);
+        data.add_txt("*.deep", "deep-wild", None);
+        let view: ZoneView = [data].into_iter().collect();
+
+        let answer = ask(&view, "missing.example.com.", T::TXT);
+        assert_eq!(answer.rcode, ResponseCode::NoError);
+        assert_eq!(answer.answers[0].name, name("missing.example.com."));
+        assert_eq!(txt_strings(&answer.answers[0]), [b"wild".to_vec()]);
+
+        let answer = ask(&view, "a.b.missing.example.com.", T::TXT);
+        assert_eq!(txt_strings(&answer.answers[0]), [b"wild".to_vec()]);
+
+        let answer = ask(&view, "x.deep.example.com.", T::TXT);
+        assert_eq!(txt_strings(&answer.answers[0]), [b"deep-wild".to_vec()]);
+
+        // A wildcard owns no SOA even at the apex's child.
+        assert_negative(
+            &ask(&view, "missing.example.com.", T::SOA),
+            ResponseCode::NoError,
+            "example.com.",
+        );
+        // Existing names are not covered.
+        assert_negative(
+            &ask(&view, "www.example.com.", T::TXT),
+            ResponseCode::NoError,
+            "example.com.",
+        );
+        // Below an existing name without a wildcard of its own: no match.
+        assert_negative(
+            &ask(&view, "x.www.example.com.", T::TXT),
+            ResponseCode::NXDomain,
+            "example.com.",
+        );
+    }
+
+    #[test]
+    fn the_desired_view_can_be_edited() {
+        let mut view = view();
+        let zone = view.zone_mut("EXAMPLE.COM.").unwrap();
+        zone.add_txt("_acme-challenge", "new", Some(60));
+        assert!(zone.has_rrset("_acme-challenge", T::TXT));
+        assert!(zone.name_exists("_acme-challenge"));
+        let answer = ask(&view, "_acme-challenge.example.com.", T::TXT);
+        assert_eq!(txt_strings(&answer.answers[0]), [b"new".to_vec()]);
+        assert_eq!(answer.answers[0].ttl, 60);
+
+        let zone = view.zone_mut("example.com").unwrap();
+        assert!(!zone.remove_txt("_acme-challenge", "other"));
+        assert!(zone.remove_txt("_acme-challenge", "new"));
+        assert!(!zone.name_exists("_acme-challenge"));
+        assert_negative(
+            &ask(&view, "_acme-challenge.example.com.", T::TXT),
+            ResponseCode::NXDomain,
+            "example.com.",
+        );
+
+        let zone = view.zone_mut("example.com").unwrap();
+        let removed = zone.remove_txt_rrset("_acme-challenge.www");
+        assert_eq!(removed.len(), 1);
+        assert!(zone.txt("_acme-challenge.www").is_empty());
+        // `www` still exists through its A record.
+        assert!(zone.name_exists("www"));
+        assert!(zone.has_rrset("www", T::A));
+        assert!(zone.has_rrset("@", T::SOA) && !zone.has_rrset("www", T::SOA));
+        assert_eq!(zone.txt("@").len(), 1);
+    }
+
+    #[test]
+    fn zone_lookup_and_view_mutation() {
+        let mut view = ZoneView::new();
+        assert_eq!(ask(&view, "example.com.", T::SOA), Answer::refused());
+        assert!(view.insert(ZoneData::from(&zone("example.com"))).is_none());
+        assert!(view.insert(ZoneData::new("Example.com.", soa())).is_some());
+        assert_eq!(view.zones().count(), 1);
+        assert_eq!(
+            view.find_zone("a.b.example.com").map(ZoneData::name),
+            Some("example.com")
+        );
+        assert_eq!(
+            view.zone("example.com.").map(|z| z.soa().serial),
+            Some(2025010101)
+        );
+        assert!(view.find_zone("example.org").is_none());
+    }
+
+    #[test]
+    fn missing_soa_block_gets_defaults() {
+        let mut z = zone("example.org");
+        z.soa = None;
+        let view: ZoneView = [z].iter().collect();
+        let answer = ask(&view, "example.org.", T::SOA);
+        let RData::SOA(soa) = &answer.answers[0].data else {
+            panic!()
+        };
+        assert_eq!(soa.mname, name("ns1.example.org."));
+        assert_eq!(soa.rname, name("hostmaster.example.org."));
+        assert_eq!(answer.answers[0].ttl, 300);
+    }
+
+    #[test]
+    fn tech_email_becomes_an_rname() {
+        assert_eq!(
+            email_to_rname("hostmaster@example.com"),
+            Some(name("hostmaster.example.com."))
+        );
+        let dotted = email_to_rname("dns.admin@example.com").unwrap();
+        assert_eq!(dotted.num_labels(), 3, "{dotted}");
+        assert_eq!(dotted.iter().next(), Some(&b"dns.admin"[..]));
+        assert_eq!(
+            email_to_rname("hostmaster.example.com"),
+            Some(name("hostmaster.example.com."))
+        );
+        assert_eq!(email_to_rname("@example.com"), None);
+        assert_eq!(email_to_rname(""), None);
+
+        // Garbage from CSC never breaks the SOA: fall back to hostmaster.<zone>.
+        let mut bad = soa();
+        bad.tech_email = "@".into();
+        bad.master_host = "".into();
+        let view: ZoneView = [ZoneData::new("example.com", bad)].into_iter().collect();
+        let answer = ask(&view, "example.com.", T::SOA);
+        let RData::SOA(soa) = &answer.answers[0].data else {
+            panic!()
+        };
+        assert_eq!(soa.rname, name("hostmaster.example.com."));
+        assert_eq!(soa.mname, name("ns1.example.com."));
+    }
+}

@@ -107,12 +107,7 @@ impl ApiError {
 
     /// `404 NOT_FOUND` for a path the API does not have.
     pub fn no_such_path(path: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "No such resource",
-            path,
-        )
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such resource", path)
     }
 
     /// The wire body of this error.

@@ -180,7 +180,10 @@ mod tests {
     #[test]
     fn lists_like_and_or() {
         assert!(zone_matches(r#"zoneName=in=("a.test","b.test")"#, "b.test"));
-        assert!(!zone_matches(r#"zoneName=in=("a.test","b.test")"#, "c.test"));
+        assert!(!zone_matches(
+            r#"zoneName=in=("a.test","b.test")"#,
+            "c.test"
+        ));
         assert!(zone_matches("zoneName=like=*ample*", "example.com"));
         assert!(zone_matches("zoneName==a.test,zoneName==b.test", "b.test"));
         assert!(!zone_matches("zoneName==a.test;zoneName==b.test", "b.test"));

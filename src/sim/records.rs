@@ -239,17 +239,19 @@ fn apply_item(zone: &mut Zone, index: usize, item: &EditItem) -> Result<(), Edit
         EditAction::Purge => {
             let key = field(index, item, "currentKey", &item.current_key)?;
             let value = field(index, item, "currentValue", &item.current_value)?;
-            let at = position(records, record_type, key, value).ok_or_else(|| not_found(key, value))?;
+            let at =
+                position(records, record_type, key, value).ok_or_else(|| not_found(key, value))?;
             records.remove(at);
         }
         EditAction::Edit => {
             let key = field(index, item, "currentKey", &item.current_key)?;
             let value = field(index, item, "currentValue", &item.current_value)?;
-            let at = position(records, record_type, key, value).ok_or_else(|| not_found(key, value))?;
+            let at =
+                position(records, record_type, key, value).ok_or_else(|| not_found(key, value))?;
             let new_key = item.new_key.as_deref().unwrap_or(key).to_owned();
             let new_value = item.new_value.as_deref().unwrap_or(value).to_owned();
-            let changes_identity = key_form(&new_key) != key_form(key)
-                || !same_value(record_type, &new_value, value);
+            let changes_identity =
+                key_form(&new_key) != key_form(key) || !same_value(record_type, &new_value, value);
             if changes_identity && position(records, record_type, &new_key, &new_value).is_some() {
                 return Err(duplicate(&new_key, &new_value));
             }
@@ -327,12 +329,18 @@ mod tests {
         add.new_value = None;
         assert!(matches!(
             check_fields(&[add]),
-            Err(EditError::MissingField { field: "newValue", .. })
+            Err(EditError::MissingField {
+                field: "newValue",
+                ..
+            })
         ));
         let empty = EditItem::add_txt("x", "", 300, None);
         assert!(matches!(
             check_fields(&[empty]),
-            Err(EditError::EmptyValue { field: "newValue", .. })
+            Err(EditError::EmptyValue {
+                field: "newValue",
+                ..
+            })
         ));
         let mut edit = EditItem::purge_txt("x", "v");
         edit.action = EditAction::Edit;

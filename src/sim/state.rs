@@ -175,7 +175,7 @@ impl SimState {
         records::apply_items(&mut trial, &request.edits).map_err(edit_error)?;
 
         inner.accepted += 1;
-        let fails = self.fail_every > 0 && inner.accepted % self.fail_every == 0;
+        let fails = self.fail_every > 0 && inner.accepted.is_multiple_of(self.fail_every);
         let created = SystemTime::now();
         let entry = Entry {
             id: uuid::Uuid::new_v4().to_string(),
@@ -210,7 +210,12 @@ impl SimState {
 
     /// Every edit, newest first.
     pub fn edits(&self) -> Vec<EditView> {
-        self.advanced().edits.iter().rev().map(Entry::view).collect()
+        self.advanced()
+            .edits
+            .iter()
+            .rev()
+            .map(Entry::view)
+            .collect()
     }
 
     /// Cancels an edit (FAILED or pending → CANCELED), releasing the zone lock.
@@ -236,7 +241,7 @@ impl SimState {
                 entry.status = EditStatus::Canceled;
                 entry.modified = SystemTime::now();
                 info!(
-                    edit = %entry.id, zone = %entry.zone, ?from, applied = entry.applied,
+                    edit = %entry.id, zone = %entry.zone, from = wire(from), applied = entry.applied,
                     "sim: zone edit CANCELED, zone lock released"
                 );
                 Ok(entry.view())
@@ -279,7 +284,7 @@ impl SimState {
                     self.fail_every
                 );
                 entry.status = EditStatus::Failed;
-                warn!(edit = %entry.id, zone = %entry.zone, ?from, "sim: zone edit FAILED (nothing applied, zone stays locked)");
+                warn!(edit = %entry.id, zone = %entry.zone, from = wire(from), "sim: zone edit FAILED (nothing applied, zone stays locked)");
                 continue;
             }
             if target.is_live() && !entry.applied {
@@ -292,7 +297,7 @@ impl SimState {
                 info!(edit = %entry.id, zone = %entry.zone, "sim: zone edit records applied");
             }
             entry.status = target;
-            info!(edit = %entry.id, zone = %entry.zone, ?from, to = ?target, "sim: zone edit status changed");
+            info!(edit = %entry.id, zone = %entry.zone, from = wire(from), to = wire(target), "sim: zone edit status changed");
         }
     }
 }
@@ -342,6 +347,19 @@ fn edit_error(err: EditError) -> ApiError {
     }
 }
 
+/// A status as CSC spells it (`PROPAGATING`), for logs.
+fn wire(status: EditStatus) -> &'static str {
+    match status {
+        EditStatus::New => "NEW",
+        EditStatus::Submitted => "SUBMITTED",
+        EditStatus::Processing => "PROCESSING",
+        EditStatus::Propagating => "PROPAGATING",
+        EditStatus::Completed => "COMPLETED",
+        EditStatus::Failed => "FAILED",
+        EditStatus::Canceled => "CANCELED",
+    }
+}
+
 /// RFC 3339 with milliseconds, UTC.
 fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
@@ -368,13 +386,22 @@ mod tests {
 
     #[test]
     fn instant_edits_apply_once_and_release_the_lock() {
-        let state = SimState::new(&["example.com".into()], Timing::new(Duration::ZERO), 0)
-            .expect("state");
-        let add = request("example.com", vec![EditItem::add_txt("_acme-challenge", "v1", 300, None)]);
+        let state =
+            SimState::new(&["example.com".into()], Timing::new(Duration::ZERO), 0).expect("state");
+        let add = request(
+            "example.com",
+            vec![EditItem::add_txt("_acme-challenge", "v1", 300, None)],
+        );
         let id = state.submit(&add).expect("accepted");
-        assert_eq!(state.edit(&id).map(|e| e.edit.status), Some(EditStatus::Completed));
+        assert_eq!(
+            state.edit(&id).map(|e| e.edit.status),
+            Some(EditStatus::Completed)
+        );
         assert!(has_txt(&state, "example.com", "v1"));
-        let serial = state.zone("example.com").and_then(|z| z.soa).map(|s| s.serial);
+        let serial = state
+            .zone("example.com")
+            .and_then(|z| z.soa)
+            .map(|s| s.serial);
         assert_eq!(serial, Some(records::SEED_SERIAL + 1));
         // The same ADD again is a duplicate now.
         let dup = state.submit(&add).expect_err("duplicate");
@@ -383,28 +410,53 @@ mod tests {
 
     #[test]
     fn lock_and_fail_every() {
-        let state = SimState::new(&["a.test".into(), "b.test".into()], Timing::new(Duration::from_secs(60)), 2)
-            .expect("state");
+        let state = SimState::new(
+            &["a.test".into(), "b.test".into()],
+            Timing::new(Duration::from_secs(60)),
+            2,
+        )
+        .expect("state");
         let first = state
-            .submit(&request("a.test", vec![EditItem::add_txt("x", "1", 300, None)]))
+            .submit(&request(
+                "a.test",
+                vec![EditItem::add_txt("x", "1", 300, None)],
+            ))
             .expect("first");
         let blocked = state
-            .submit(&request("a.test", vec![EditItem::add_txt("x", "2", 300, None)]))
+            .submit(&request(
+                "a.test",
+                vec![EditItem::add_txt("x", "2", 300, None)],
+            ))
             .expect_err("locked");
-        assert_eq!((blocked.code, blocked.value.as_str()), ("OPEN_ZONE_EDITS", first.as_str()));
+        assert_eq!(
+            (blocked.code, blocked.value.as_str()),
+            ("OPEN_ZONE_EDITS", first.as_str())
+        );
         // Other zones are independent; this is accepted edit number 2, chosen to fail.
         let second = state
-            .submit(&request("b.test", vec![EditItem::add_txt("x", "1", 300, None)]))
+            .submit(&request(
+                "b.test",
+                vec![EditItem::add_txt("x", "1", 300, None)],
+            ))
             .expect("other zone");
         assert!(state.zone_names() == vec!["a.test".to_owned(), "b.test".to_owned()]);
         state.cancel(&first).expect("cancel");
-        assert_eq!(state.edit(&first).map(|e| e.edit.status), Some(EditStatus::Canceled));
+        assert_eq!(
+            state.edit(&first).map(|e| e.edit.status),
+            Some(EditStatus::Canceled)
+        );
         assert!(!has_txt(&state, "a.test", "1"));
         state
-            .submit(&request("a.test", vec![EditItem::add_txt("x", "2", 300, None)]))
+            .submit(&request(
+                "a.test",
+                vec![EditItem::add_txt("x", "2", 300, None)],
+            ))
             .expect("lock released");
         assert!(state.cancel(&second).is_ok());
-        assert_eq!(state.cancel("nope").map(|_| ()).map_err(|e| e.code), Err("EDIT_NOT_FOUND"));
+        assert_eq!(
+            state.cancel("nope").map(|_| ()).map_err(|e| e.code),
+            Err("EDIT_NOT_FOUND")
+        );
     }
 
     #[test]
