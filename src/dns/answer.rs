@@ -825,6 +825,21 @@ mod tests {
     }
 
     #[test]
+    fn odd_bytes_in_names_are_just_other_names() {
+        let view = view();
+        let labels: Vec<&[u8]> = vec![b"a\x00\xff.b", b"example", b"com"];
+        let odd = Name::from_labels(labels).unwrap();
+        let answer = view.answer(&odd, T::TXT, DNSClass::IN);
+        assert_negative(&answer, ResponseCode::NXDomain, "example.com.");
+        let labels: Vec<&[u8]> = vec![b"example\xc0", b"com"];
+        let outside = Name::from_labels(labels).unwrap();
+        assert_eq!(
+            view.answer(&outside, T::SOA, DNSClass::IN),
+            Answer::refused()
+        );
+    }
+
+    #[test]
     fn names_outside_every_zone_are_refused() {
         let view = view();
         for qname in [

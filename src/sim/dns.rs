@@ -142,7 +142,7 @@ impl SimHandler {
         metadata.recursion_available = false;
         metadata.response_code = answer.rcode;
 
-        let mut builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
+        let builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
         let fits = request.protocol() != Protocol::Udp
             || fits_in(
                 request,
@@ -163,9 +163,6 @@ impl SimHandler {
         } else {
             // Too big for this client over UDP: an empty reply with TC makes it retry over TCP.
             metadata.truncation = true;
-            if let Some(edns) = response_edns.as_ref() {
-                builder.edns(edns);
-            }
             send(handle, builder.build_no_records(metadata)).await
         };
         result.unwrap_or_else(|error| {
