@@ -11,4 +11,6 @@ pub mod dns;
 pub mod engine;
 pub mod logging;
 pub mod secret;
+pub mod serve;
+pub mod shutdown;
 pub mod sim;

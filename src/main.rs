@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use csc_rfc2136::cli::{Cli, Command};
 use csc_rfc2136::config::Config;
-use csc_rfc2136::{logging, sim};
+use csc_rfc2136::{logging, serve, sim};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -16,13 +16,20 @@ async fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(format_args!("simulator: {err}")),
         },
-        Command::Serve { config } | Command::Check { config } | Command::Status { config } => {
+        Command::Serve { config } => match Config::load(&config) {
+            Ok(config) => match serve::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(err),
+            },
+            Err(err) => fail(err),
+        },
+        Command::Check { config } | Command::Status { config } => {
             // The configuration is validated now so a broken file is reported even before
             // the rest of these subcommands exists.
             if let Err(err) = Config::load(&config) {
                 return fail(err);
             }
-            not_yet("serve/check/status")
+            not_yet("check/status")
         }
         Command::Sandbox => not_yet("sandbox"),
         Command::Keygen { .. } => not_yet("keygen"),

@@ -475,6 +475,14 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// A reply with `rcode` and nothing else (no AA, no records).
+    pub fn bare(rcode: ResponseCode) -> Self {
+        Answer {
+            rcode,
+            ..Answer::refused()
+        }
+    }
+
     /// REFUSED without AA or records: not ours to answer.
     pub fn refused() -> Self {
         Answer {

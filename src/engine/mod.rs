@@ -230,14 +230,29 @@ impl Engine {
         let inner = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
-                let Some(period) = inner.upgrade().map(|i| i.options.zone_refresh) else {
+                // Fix: while CSC rejects the credentials, submits fail fast, so no zone worker
+                // may ever run to notice that CSC accepts them again; this task is then the only
+                // one that can end the not-ready state. It re-reads the zone list every
+                // `credentials_retry` (one call, no storm) instead of every `zone_refresh`, and
+                // a successful read clears the state (before, nothing cleared it: a 401 at start
+                // kept the gateway refusing every UPDATE until it was restarted).
+                let Some(period) = inner.upgrade().map(|i| {
+                    if i.credentials_error.lock().expect("lock").is_some() {
+                        i.options.credentials_retry.min(i.options.zone_refresh)
+                    } else {
+                        i.options.zone_refresh
+                    }
+                }) else {
                     return;
                 };
                 tokio::time::sleep(period).await;
                 let Some(inner) = inner.upgrade() else { return };
-                if let Err(err) = inner.directory.refresh().await {
-                    inner.note_csc_error(&err);
-                    tracing::warn!(error = %err, "cannot re-read the zone list from CSC");
+                match inner.directory.refresh().await {
+                    Ok(_) => inner.note_csc_ok(),
+                    Err(err) => {
+                        inner.note_csc_error(&err);
+                        tracing::warn!(error = %err, "cannot re-read the zone list from CSC");
+                    }
                 }
             }
         });
@@ -331,6 +346,11 @@ impl Engine {
             tracing::warn!(zone = %queue.zone, change = id, "reply_timeout passed while CSC was accepting the edit carrying it");
         }
         Err(SubmitError::TimedOut(self.inner.options.reply_timeout))
+    }
+
+    /// The zone (normalized) that `name` belongs to, from the zone list as last read.
+    pub fn find_zone(&self, name: &str) -> Option<String> {
+        self.inner.directory.find(name)
     }
 
     /// The zone (normalized) that `name` belongs to, re-reading the zone list on a miss.

@@ -283,27 +283,10 @@ pub async fn run(opts: SimOptions) -> io::Result<()> {
         )?;
         stdout.flush()?;
     }
-    wait_for_stop().await?;
+    crate::shutdown::wait_for_stop().await?;
     info!("sim: stopping");
     handle.shutdown().await;
     Ok(())
-}
-
-/// Waits for Ctrl-C or (on Unix) SIGTERM.
-async fn wait_for_stop() -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }
 
 #[cfg(test)]

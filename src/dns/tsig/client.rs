@@ -147,8 +147,9 @@ pub fn verify_reply(
     {
         return Err(ReplyError::OtherKey);
     }
-    let signed = wire::unsigned_part(reply, start, tsig.original_id)
-        .ok_or(super::FormErrReason::Malformed("no room for the TSIG record"))?;
+    let signed = wire::unsigned_part(reply, start, tsig.original_id).ok_or(
+        super::FormErrReason::Malformed("no room for the TSIG record"),
+    )?;
     let canonical_algorithm = tsig.algorithm_wire.to_ascii_lowercase();
     let variables = wire::variables(
         &tsig.key_name_wire.to_ascii_lowercase(),
@@ -165,7 +166,12 @@ pub fn verify_reply(
     let computed = mac::compute(
         key.algorithm,
         &key.secret,
-        &[&super::sign::mac_length(request_mac), request_mac, &signed, &variables],
+        &[
+            &super::sign::mac_length(request_mac),
+            request_mac,
+            &signed,
+            &variables,
+        ],
     );
     if tsig.mac.len() < mac::min_len(key.algorithm) || !mac::matches(&computed, &tsig.mac) {
         return Err(ReplyError::BadSig);

@@ -79,7 +79,10 @@ mod tests {
         let data: &[&[u8]] = &[b"what do ya want ", b"for nothing?"];
         let expect = [
             (TsigAlgorithm::HmacMd5, "750c783e6ab0b503eaa86e310a5db738"),
-            (TsigAlgorithm::HmacSha1, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+            (
+                TsigAlgorithm::HmacSha1,
+                "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+            ),
             (
                 TsigAlgorithm::HmacSha224,
                 "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44",

@@ -59,9 +59,15 @@ impl TsigError {
 
     /// The error for a wire code, if it is one of ours.
     pub fn from_code(code: u16) -> Option<Self> {
-        [Self::NoError, Self::BadSig, Self::BadKey, Self::BadTime, Self::BadTrunc]
-            .into_iter()
-            .find(|e| e.code() == code)
+        [
+            Self::NoError,
+            Self::BadSig,
+            Self::BadKey,
+            Self::BadTime,
+            Self::BadTrunc,
+        ]
+        .into_iter()
+        .find(|e| e.code() == code)
     }
 
     /// Whether a reply carrying this error is signed (RFC 8945 §5.3.2): only when the request's
@@ -290,5 +296,8 @@ pub enum SignError {
     #[error("`{0}` is not a valid domain name")]
     BadName(String),
     #[error("MAC length {len} not allowed for {algorithm} (RFC 8945 §5.2.2.1)")]
-    BadMacLength { algorithm: TsigAlgorithm, len: usize },
+    BadMacLength {
+        algorithm: TsigAlgorithm,
+        len: usize,
+    },
 }

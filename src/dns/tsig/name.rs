@@ -104,7 +104,9 @@ pub(crate) fn from_text(text: &str) -> Option<Vec<u8>> {
     let mut wire = Vec::with_capacity(trimmed.len() + 2);
     if !trimmed.is_empty() {
         for label in trimmed.split('.') {
-            let len = u8::try_from(label.len()).ok().filter(|&l| (1..=63).contains(&l))?;
+            let len = u8::try_from(label.len())
+                .ok()
+                .filter(|&l| (1..=63).contains(&l))?;
             wire.push(len);
             wire.extend_from_slice(label.as_bytes());
         }
@@ -136,11 +138,14 @@ mod tests {
         assert_eq!(read(b"\x03ab", 0), Err(NameError::Truncated));
         assert_eq!(read(b"\xC0", 0), Err(NameError::Truncated));
         assert_eq!(read(b"\x40", 0), Err(NameError::BadLabelType));
-        let long: Vec<u8> = std::iter::repeat_n(b"\x3fxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 5)
-            .flatten()
-            .copied()
-            .chain([0])
-            .collect();
+        let long: Vec<u8> = std::iter::repeat_n(
+            b"\x3fxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            5,
+        )
+        .flatten()
+        .copied()
+        .chain([0])
+        .collect();
         assert_eq!(read(&long, 0), Err(NameError::TooLong));
     }
 

@@ -45,12 +45,15 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Option<u32> {
-        self.bytes(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.bytes(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     fn u48(&mut self) -> Option<u64> {
-        self.bytes(6)
-            .map(|b| b.iter().fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte)))
+        self.bytes(6).map(|b| {
+            b.iter()
+                .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte))
+        })
     }
 
     fn name(&mut self) -> Result<Vec<u8>, NameError> {
@@ -188,7 +191,8 @@ fn parse_rdata(msg: &[u8], owner: Vec<u8>, span: RdataSpan) -> Result<RequestTsi
 pub(crate) fn unsigned_part(msg: &[u8], tsig_start: usize, original_id: u16) -> Option<Vec<u8>> {
     let mut out = msg.get(..tsig_start)?.to_vec();
     let arcount = u16::from_be_bytes([*out.get(10)?, *out.get(11)?]).checked_sub(1)?;
-    out.get_mut(0..2)?.copy_from_slice(&original_id.to_be_bytes());
+    out.get_mut(0..2)?
+        .copy_from_slice(&original_id.to_be_bytes());
     out.get_mut(10..12)?.copy_from_slice(&arcount.to_be_bytes());
     Some(out)
 }
@@ -215,7 +219,8 @@ fn u48_bytes(value: u64) -> [u8; 6] {
 ///
 /// `key_name` and the algorithm name must already be canonical (lower case, uncompressed).
 pub(crate) fn variables(key_name: &[u8], fields: &TsigFields<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(key_name.len() + fields.algorithm.len() + 22 + fields.other.len());
+    let mut out =
+        Vec::with_capacity(key_name.len() + fields.algorithm.len() + 22 + fields.other.len());
     out.extend_from_slice(key_name);
     out.extend_from_slice(&CLASS_ANY.to_be_bytes());
     out.extend_from_slice(&0u32.to_be_bytes());

@@ -1,0 +1,221 @@
+//! The gateway's request handler: TSIG first, then a query answered from the desired view or an
+//! UPDATE checked and handed to the engine; every reply signed when the request was.
+//!
+//! Every refusal is logged with the source, the key and the reason, so an operator can tell a
+//! misconfigured client from an attack.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use hickory_proto::op::{MessageType, Metadata, OpCode, ResponseCode};
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::Request;
+
+use crate::config::KeyConfig;
+use crate::dns::answer::{Answer, ZoneData, ZoneView};
+use crate::dns::listener::Handler;
+use crate::dns::replay::{Claim, ReplayCache, ReplayKey};
+use crate::dns::reply;
+use crate::dns::tsig::{self, KeyRing, TsigVerdict};
+use crate::dns::update::{self, Refusal};
+use crate::engine::{Engine, SubmitError};
+
+/// Room kept in a UDP reply for the TSIG record (name, fixed fields and a SHA-512 MAC).
+const TSIG_RESERVE: usize = 200;
+
+/// The gateway's DNS request handler.
+pub struct Gateway {
+    engine: Engine,
+    keyring: KeyRing,
+    /// Grants by canonical key name.
+    grants: HashMap<String, KeyConfig>,
+    replays: ReplayCache,
+}
+
+impl Gateway {
+    /// A handler for `keys` in front of `engine`.
+    pub fn new(engine: Engine, keys: &[KeyConfig]) -> Gateway {
+        Gateway {
+            engine,
+            keyring: KeyRing::new(keys),
+            grants: keys.iter().map(|k| (k.canonical_name(), k.clone())).collect(),
+            replays: ReplayCache::new(ReplayCache::DEFAULT_TTL, ReplayCache::DEFAULT_CAPACITY),
+        }
+    }
+
+    async fn respond(&self, raw: Vec<u8>, src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
+        let now = unix_now();
+        let verdict = tsig::verify(&raw, &self.keyring, now);
+        let header: Vec<u8> = raw.iter().take(12).copied().collect();
+        let request = match Request::from_bytes(raw, src, protocol) {
+            Ok(request) => request,
+            Err(err) => {
+                tracing::info!(%src, ?protocol, error = %err, "FORMERR: malformed message");
+                return reply::formerr_from_raw(&header);
+            }
+        };
+        if request.metadata.message_type != MessageType::Query {
+            return None; // a response sent to us: never answer it
+        }
+        let key_name = verdict.request_tsig().map(|t| t.key_name()).unwrap_or_else(|| "-".into());
+        if let Some(rcode) = verdict.error_rcode() {
+            tracing::warn!(%src, key = %key_name, ?protocol, verdict = ?verdict_kind(&verdict), %rcode, "request refused by the TSIG check");
+            let mut metadata = Metadata::response_from_request(&request.metadata);
+            metadata.response_code = rcode;
+            let bytes = reply::encode(&request, metadata, &[], &[], TSIG_RESERVE);
+            return seal(&verdict, &bytes, now);
+        }
+        // nsupdate resends the identical message: answer it the first answer, change nothing.
+        let guard = match &verdict {
+            TsigVerdict::Signed(ctx) if request.metadata.op_code == OpCode::Update => {
+                let key = ReplayKey::new(ctx.request().canonical_key_name(), ctx.request().mac());
+                match self.replays.claim(key, Instant::now()) {
+                    Claim::Answered(bytes) => {
+                        tracing::info!(%src, key = %key_name, "replayed UPDATE answered from the first reply");
+                        return Some(bytes);
+                    }
+                    Claim::InFlight => return None,
+                    Claim::Fresh(guard) => Some(guard),
+                }
+            }
+            _ => None,
+        };
+        let (metadata, answer) = match request.metadata.op_code {
+            OpCode::Query => self.query(&request),
+            OpCode::Update => (self.update(&request, &verdict, &key_name).await, Answer::bare(ResponseCode::NoError)),
+            op => {
+                tracing::info!(%src, %op, "NOTIMP: opcode not served");
+                (with_rcode(&request, ResponseCode::NotImp), Answer::bare(ResponseCode::NoError))
+            }
+        };
+        let bytes = reply::encode(&request, metadata, &answer.answers, &answer.authorities, TSIG_RESERVE);
+        let sealed = seal(&verdict, &bytes, now)?;
+        if let Some(guard) = guard {
+            guard.complete(sealed.clone());
+        }
+        Some(sealed)
+    }
+
+    /// Answers a query from the desired view of the zone that holds the name.
+    fn query(&self, request: &Request) -> (Metadata, Answer) {
+        if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
+            return (with_rcode(request, ResponseCode::BADVERS), Answer::bare(ResponseCode::NoError));
+        }
+        let [query] = request.queries.queries() else {
+            return (with_rcode(request, ResponseCode::FormErr), Answer::bare(ResponseCode::NoError));
+        };
+        let question = query.original();
+        let answer = match self.engine.find_zone(&question.name().to_ascii()) {
+            Some(zone) => {
+                let view: ZoneView = self.engine.desired_zone(&zone).iter().collect();
+                view.answer(question.name(), question.query_type(), question.query_class())
+            }
+            None => Answer::refused(),
+        };
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.authoritative = answer.authoritative;
+        metadata.recursion_available = false;
+        metadata.response_code = answer.rcode;
+        (metadata, answer)
+    }
+
+    /// Runs an UPDATE through RFC 2136's steps and the engine; returns the reply header.
+    async fn update(&self, request: &Request, verdict: &TsigVerdict, key_name: &str) -> Metadata {
+        let src = request.src();
+        match self.plan_and_submit(request, verdict).await {
+            Ok((zone, ops)) => {
+                tracing::info!(%src, key = %key_name, %zone, ops, "UPDATE accepted");
+                with_rcode(request, ResponseCode::NoError)
+            }
+            Err(refusal) => {
+                tracing::warn!(%src, key = %key_name, rcode = %refusal.rcode, reason = %refusal.reason, "UPDATE refused");
+                with_rcode(request, refusal.rcode)
+            }
+        }
+    }
+
+    async fn plan_and_submit(&self, request: &Request, verdict: &TsigVerdict) -> Result<(String, usize), Refusal> {
+        let zone_section: Vec<_> = request
+            .queries
+            .queries()
+            .iter()
+            .map(|q| {
+                let q = q.original();
+                (q.name().clone(), q.query_type(), q.query_class())
+            })
+            .collect();
+        let zone = update::zone_section(&zone_section)?;
+        let served = self.engine.zone_of(&zone).await;
+        if served.as_deref() != Some(zone.as_str()) {
+            return Err(refusal(ResponseCode::NotAuth, format!("zone {zone} is not served here")));
+        }
+        let TsigVerdict::Signed(ctx) = verdict else {
+            return Err(refusal(ResponseCode::Refused, "unsigned UPDATE: every change must be TSIG-signed"));
+        };
+        let Some(grant) = self.grants.get(&ctx.request().canonical_key_name()) else {
+            return Err(refusal(ResponseCode::Refused, "key has no grant"));
+        };
+        let Some(view) = self.engine.desired_zone(&zone) else {
+            return Err(refusal(ResponseCode::NotAuth, format!("zone {zone} is not served here")));
+        };
+        update::check_prerequisites(&request.answers, &ZoneData::from(&view))?;
+        update::check_permission(&request.authorities, &zone, grant)?;
+        let ops = update::plan_operations(&request.authorities, &zone, grant.delete_foreign)?;
+        if ops.is_empty() {
+            return Ok((zone, 0));
+        }
+        let count = ops.len();
+        match self.engine.submit(&zone, ops, grant.name.as_str()).await {
+            Ok(_) => Ok((zone, count)),
+            Err(err @ SubmitError::NotReady(_)) | Err(err @ SubmitError::Journal(_)) | Err(err @ SubmitError::TimedOut(_)) => {
+                Err(refusal(ResponseCode::ServFail, err.to_string()))
+            }
+            Err(err @ SubmitError::Refused(_)) => Err(refusal(ResponseCode::ServFail, err.to_string())),
+        }
+    }
+}
+
+impl Handler for Gateway {
+    async fn handle(&self, request: Vec<u8>, src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
+        self.respond(request, src, protocol).await
+    }
+}
+
+fn refusal(rcode: ResponseCode, reason: impl Into<String>) -> Refusal {
+    Refusal { rcode, reason: reason.into() }
+}
+
+fn with_rcode(request: &Request, rcode: ResponseCode) -> Metadata {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.response_code = rcode;
+    metadata
+}
+
+/// Signs (or attaches the unsigned error TSIG to) a reply as the verdict requires.
+fn seal(verdict: &TsigVerdict, bytes: &[u8], now: u64) -> Option<Vec<u8>> {
+    match verdict.seal(bytes, now) {
+        Ok(sealed) => Some(sealed),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot sign the reply; sending nothing");
+            None
+        }
+    }
+}
+
+fn verdict_kind(verdict: &TsigVerdict) -> &'static str {
+    match verdict {
+        TsigVerdict::Unsigned => "unsigned",
+        TsigVerdict::Signed(_) => "signed",
+        TsigVerdict::FormErr(_) => "malformed TSIG",
+        TsigVerdict::Refused(_) => "SIG(0)/TKEY",
+        TsigVerdict::BadKey(_) => "BADKEY",
+        TsigVerdict::BadSig(_) => "BADSIG",
+        TsigVerdict::BadTime(_) => "BADTIME",
+        TsigVerdict::BadTrunc(_) => "BADTRUNC",
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
