@@ -139,6 +139,65 @@ fn flag_value(args: &[&str], flag: &str) -> Option<String> {
     })
 }
 
+/// Runs `csc-rfc2136 <args>` and waits for a stdout line starting with `ready_prefix`.
+///
+/// The child's stderr is forwarded to the test's stderr as `[label] …` and its last lines are
+/// kept (returned) for panic messages. Panics loudly, with that tail, when the line does not
+/// come within [`READY_TIMEOUT`].
+pub fn spawn_until_ready(
+    args: &[String],
+    ready_prefix: &'static str,
+    label: &'static str,
+) -> (Child, String, Arc<Mutex<VecDeque<String>>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_csc-rfc2136"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start csc-rfc2136 {args:?}: {err}"));
+
+    let stderr = Arc::new(Mutex::new(VecDeque::new()));
+    if let Some(pipe) = child.stderr.take() {
+        let tail = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("[{label}] {line}");
+                let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+                if tail.len() == STDERR_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+    }
+    let (ready_tx, ready_rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with(ready_prefix) {
+                let _ = ready_tx.send(line.clone());
+            }
+            eprintln!("[{label} stdout] {line}");
+        }
+    });
+    match ready_rx.recv_timeout(READY_TIMEOUT) {
+        Ok(line) => (child, line, stderr),
+        Err(err) => {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            // Give the stderr thread a moment to drain.
+            std::thread::sleep(Duration::from_millis(200));
+            let tail = stderr.lock().unwrap_or_else(PoisonError::into_inner);
+            panic!(
+                "csc-rfc2136 {args:?} did not print `{ready_prefix}` ({err}); exit status {status:?}\n\
+                 --- {label} stderr ---\n{}",
+                tail.iter().cloned().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+}
+
 impl SimProcess {
     /// Starts `csc-rfc2136 sim` with `extra_args` (see the module doc for the defaults added).
     pub fn start(extra_args: &[&str]) -> SimProcess {
@@ -160,57 +219,7 @@ impl SimProcess {
         let bearer_token =
             flag_value(extra_args, "--bearer-token").unwrap_or_else(|| BEARER_TOKEN.to_owned());
 
-        let mut child = Command::new(env!("CARGO_BIN_EXE_csc-rfc2136"))
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start csc-rfc2136 {args:?}: {err}"));
-
-        let stderr = Arc::new(Mutex::new(VecDeque::new()));
-        if let Some(pipe) = child.stderr.take() {
-            let tail = Arc::clone(&stderr);
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    eprintln!("[sim] {line}");
-                    let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
-                    if tail.len() == STDERR_TAIL {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                }
-            });
-        }
-        let (ready_tx, ready_rx) = mpsc::channel::<String>();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("sim ready:") {
-                    let _ = ready_tx.send(line.clone());
-                }
-                eprintln!("[sim stdout] {line}");
-            }
-        });
-
-        let tail_text = |stderr: &Arc<Mutex<VecDeque<String>>>| {
-            let tail = stderr.lock().unwrap_or_else(PoisonError::into_inner);
-            tail.iter().cloned().collect::<Vec<_>>().join("\n")
-        };
-        let line = match ready_rx.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => line,
-            Err(err) => {
-                let _ = child.kill();
-                let status = child.wait().ok();
-                // Give the stderr thread a moment to drain.
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "csc-rfc2136 {args:?} did not print `sim ready:` ({err}); exit status {status:?}\n\
-                     --- sim stderr ---\n{}",
-                    tail_text(&stderr)
-                );
-            }
-        };
+        let (child, line, stderr) = spawn_until_ready(&args, "sim ready:", "sim");
         let field = |name: &str| {
             line.split_whitespace()
                 .find_map(|part| part.strip_prefix(name))
@@ -420,3 +429,5 @@ pub fn edit_id(reply: &Reply) -> String {
         .unwrap_or_else(|| panic!("no links.status in {body}"))
         .to_owned()
 }
+
+pub mod gateway;
