@@ -34,7 +34,7 @@ pub enum Command {
         config: PathBuf,
     },
     /// Run the gateway and a simulated CSC on loopback, with a demo zone and key.
-    Sandbox,
+    Sandbox(crate::sandbox::SandboxOptions),
     /// Run the simulated CSC (REST API and DNS) alone.
     Sim(SimOptions),
     /// Check a configuration: its values, the CSC credentials and the zone list.
@@ -47,9 +47,13 @@ pub enum Command {
     Keygen {
         /// The key's name, e.g. `acme-client.`.
         name: String,
-        /// The HMAC algorithm.
+        /// The HMAC algorithm: hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or
+        /// hmac-sha512.
         #[arg(long, default_value = "hmac-sha256")]
         algorithm: String,
+        /// The gateway's address as clients reach it, for the snippets.
+        #[arg(long, default_value = "127.0.0.1:5353")]
+        server: std::net::SocketAddr,
     },
     /// Show pending changes and in-flight edits per zone.
     Status {

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use csc_rfc2136::cli::{Cli, Command};
-use csc_rfc2136::config::Config;
-use csc_rfc2136::{logging, serve, sim};
+use csc_rfc2136::config::{Config, TsigAlgorithm};
+use csc_rfc2136::{keygen, logging, sandbox, serve, sim};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,8 +31,24 @@ async fn main() -> ExitCode {
             }
             not_yet("check/status")
         }
-        Command::Sandbox => not_yet("sandbox"),
-        Command::Keygen { .. } => not_yet("keygen"),
+        Command::Sandbox(options) => match sandbox::run(options).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(err),
+        },
+        Command::Keygen {
+            name,
+            algorithm,
+            server,
+        } => {
+            let algorithm: TsigAlgorithm = match algorithm.parse() {
+                Ok(algorithm) => algorithm,
+                Err(problem) => return fail(problem),
+            };
+            let secret = keygen::new_secret(algorithm);
+            let text = keygen::render(&name, algorithm, &secret, &server.ip().to_string(), server.port());
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
     }
 }
 

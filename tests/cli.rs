@@ -57,7 +57,14 @@ fn a_missing_config_file_is_named() {
 
 #[test]
 fn unfinished_subcommands_say_so_and_fail() {
-    let output = run(&["sandbox"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = [\"127.0.0.1:5353\"]\n[csc]\napi_key = \"k\"\nbearer_token = \"t\"\n",
+    )
+    .unwrap();
+    let output = run(&["status", "--config", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("not yet available"));
     assert!(output.stdout.is_empty(), "no fake result on stdout");
@@ -71,4 +78,38 @@ fn help_lists_every_subcommand() {
     for sub in ["serve", "sandbox", "sim", "check", "keygen", "status"] {
         assert!(help.contains(sub), "--help lacks {sub}: {help}");
     }
+}
+
+#[test]
+fn keygen_prints_a_secret_of_the_hash_size_and_every_snippet() {
+    use base64::Engine as _;
+    let output = run(&["keygen", "acme-client", "--algorithm", "HMAC-SHA512"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let secret = text
+        .lines()
+        .find_map(|l| l.strip_prefix("secret = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a secret line");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(secret)
+        .unwrap();
+    assert_eq!(bytes.len(), 64, "hmac-sha512 keys are 64 bytes");
+    for snippet in [
+        "[[key]]",
+        "key \"acme-client.\"",
+        "dns_rfc2136_secret",
+        "RFC2136_TSIG_SECRET",
+        "NSUPDATE_SERVER",
+        "tsigSecretSecretRef",
+    ] {
+        assert!(text.contains(snippet), "keygen output lacks {snippet}");
+    }
+    let bad = run(&["keygen", "k", "--algorithm", "hmac-sha3"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("hmac-sha256"),
+        "names the valid algorithms: {}",
+        stderr(&bad)
+    );
 }

@@ -787,6 +787,30 @@ async fn accepted_mode_withdraws_what_csc_did_not_take_in_time() {
     assert_eq!(gw.engine.owned_values(), 0);
 }
 
+/// A change withdrawn while it waited behind the engine's own open edit leaves the zone working:
+/// later changes of that zone are still delivered (the worker must not stop believing it runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_change_does_not_stall_the_zone() {
+    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "3"]);
+    let mut opts = options();
+    opts.reply = ReplyMode::Accepted;
+    opts.reply_timeout = Duration::from_secs(1);
+    let gw = Gateway::start(client(&sim), opts).await;
+    gw.submit(ZONE, vec![add(NAME, "first")]).await;
+    // Waits behind the open edit (3 s) longer than reply_timeout: withdrawn.
+    let late = gw.engine.submit(ZONE, vec![add(NAME, "late")], ORIGIN).await;
+    assert!(matches!(late, Err(SubmitError::TimedOut(_))), "{late:?}");
+    let first_id = created_id(accepted_posts(&sim.calls().await)[0]);
+    wait_for_edit(&sim, &first_id, "COMPLETED").await;
+    gw.idle().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The zone still has a worker for new changes.
+    gw.submit(ZONE, vec![add(NAME, "next")]).await;
+    wait_for_values(&sim, ZONE, KEY, &["first", "next"]).await;
+    let calls = sim.calls().await;
+    assert_eq!(accepted_posts(&calls).len(), 2, "the withdrawn value never went out");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Crash and restart
 

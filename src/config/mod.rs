@@ -133,6 +133,11 @@ pub struct KeyConfig {
 pub struct KeySecret(Vec<u8>);
 
 impl KeySecret {
+    /// Wraps decoded key bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        KeySecret(bytes)
+    }
+
     /// The raw key bytes, for the HMAC only.
     pub fn expose(&self) -> &[u8] {
         &self.0

@@ -83,12 +83,12 @@ impl Worker {
                         return false;
                     }
                     // Restored changes carry no arrival time: deliver them now.
-                    return self.take_pending(&mut state);
+                    return self.take_pending_or_stop(&mut state);
                 };
                 let options = &self.inner.options;
                 let deadline = (last + options.batch_window).min(first + options.batch_max_wait);
                 if Instant::now() >= deadline {
-                    return self.take_pending(&mut state);
+                    return self.take_pending_or_stop(&mut state);
                 }
                 deadline
             };
@@ -97,6 +97,22 @@ impl Worker {
                 _ = self.queue.wake.notified() => {}
             }
         }
+    }
+
+    /// [`Worker::take_pending`] for the end of a batch window; when it yields no batch, marks
+    /// the worker stopped (under the same lock) before the caller returns false.
+    ///
+    /// Fix: the window can close on an empty `pending` with `first_pending` still set, when an
+    /// `accepted`-mode change was withdrawn (`reply_timeout`) while it waited, e.g. behind the
+    /// worker's own open edit. The worker then ended with `worker_running` still true, so
+    /// `ensure_worker` never started another one and every later change of the zone stayed
+    /// journaled but undelivered.
+    fn take_pending_or_stop(&self, state: &mut super::QueueState) -> bool {
+        if self.take_pending(state) {
+            return true;
+        }
+        state.worker_running = false;
+        false
     }
 
     fn take_pending(&self, state: &mut super::QueueState) -> bool {

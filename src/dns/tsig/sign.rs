@@ -16,7 +16,8 @@ const TIME_MASK: u64 = (1 << 48) - 1;
 /// the secret that verified the request (during a rotation the client may have only the old
 /// one). Time Signed is `now_unix`, except for BADTIME (RFC 8945 §5.2.3): Time Signed is then
 /// the request's and Other Data is our time in 6 bytes, so that the client can verify the reply
-/// despite the skew. Fudge is always the request's. Errors that are answered unsigned (BADSIG,
+/// despite the skew (nsupdate then reports "clocks are unsynchronized"; with a bad MAC it would
+/// say "tsig verify failure"). Fudge is always the request's. Errors that are answered unsigned (BADSIG,
 /// BADKEY) are refused with [`SignError::MustBeUnsigned`].
 pub fn sign_reply(
     reply: &[u8],
@@ -63,9 +64,11 @@ pub fn sign_reply(
 /// The unsigned error TSIG record for a BADKEY or BADSIG reply (RFC 8945 §5.3.2): the request's
 /// key and algorithm names as sent, MAC size 0, the error code, our time, the request's fudge.
 ///
-/// `original_id` is the reply's message ID. BIND's nsupdate reports such a reply as a TSIG error
-/// without trying to verify it; dnspython raises `PeerBadKey` / `PeerBadSignature` from the
-/// error field before it looks at the (empty) MAC.
+/// `original_id` is the reply's message ID. Both clients read the error field without trying to
+/// verify the empty MAC (checked in `tests/tsig_interop.rs`): BIND 9.18's nsupdate prints
+/// `; TSIG error with server: tsig indicates error` and `update failed: NOTAUTH(BADSIG)` (or
+/// `BADKEY`); dnspython 2.9 raises `PeerBadSignature` / `PeerBadKey`. A reply without any TSIG
+/// would instead look like an unsigned answer to a signed request, fatal to nsupdate.
 pub fn unsigned_error_tsig(
     request: &RequestTsig,
     error: TsigError,

@@ -8,11 +8,15 @@ use crate::config::TsigAlgorithm;
 /// Time Signed is 48 bits: a clock beyond that wraps the same way the client's does.
 const TIME_MASK: u64 = (1 << 48) - 1;
 
+/// The widest clock skew accepted, in seconds, whatever fudge a client asks for (every stock
+/// client asks for 300). It bounds how long a captured message stays valid.
+pub const MAX_FUDGE: u16 = 300;
+
 /// Verifies the TSIG of `request` (the raw bytes as received) against `keyring` at `now_unix`.
 ///
 /// Order (RFC 8945 §5.2): placement and format → SIG(0)/TKEY → key and algorithm (BADKEY) →
 /// MAC length bounds of §5.2.2.1 (FORMERR) → MAC against each secret (BADSIG) → time, with the
-/// request's fudge (BADTIME) → truncation policy (BADTRUNC). The length bounds need the
+/// request's fudge capped at [`MAX_FUDGE`] (BADTIME) → truncation policy (BADTRUNC). The length bounds need the
 /// algorithm, so they come after the key check, and they must pass before a MAC is compared.
 ///
 /// The RFC also suggests (SHOULD) refusing a Time Signed older than the last one seen for the
@@ -61,7 +65,10 @@ pub fn verify(request: &[u8], keyring: &KeyRing, now_unix: u64) -> TsigVerdict {
     };
 
     let truncated = tsig.mac.len() < max;
-    let in_window = (now_unix & TIME_MASK).abs_diff(tsig.time_signed) <= u64::from(tsig.fudge);
+    // The window is the client's fudge, capped so a replayed message can never outlive the
+    // replay cache (which keeps answers for 2 × MAX_FUDGE).
+    let fudge = tsig.fudge.min(MAX_FUDGE);
+    let in_window = (now_unix & TIME_MASK).abs_diff(tsig.time_signed) <= u64::from(fudge);
     let ctx = TsigContext {
         request: tsig,
         key,
