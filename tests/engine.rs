@@ -130,11 +130,7 @@ impl Gateway {
 
     /// How many changes the journal still holds.
     fn journaled(&self) -> usize {
-        self.store
-            .load()
-            .expect("the journal reads")
-            .changes
-            .len()
+        self.store.load().expect("the journal reads").changes.len()
     }
 }
 
@@ -171,11 +167,14 @@ async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
 async fn wait_for_values(sim: &SimProcess, zone: &str, key: &str, expected: &[&str]) {
     let mut want: Vec<String> = expected.iter().map(|v| (*v).to_owned()).collect();
     want.sort();
-    wait_until(&format!("{key} in {zone} to hold exactly {want:?}"), async || {
-        let mut have = sim.txt_values(zone, key).await;
-        have.sort();
-        have == want
-    })
+    wait_until(
+        &format!("{key} in {zone} to hold exactly {want:?}"),
+        async || {
+            let mut have = sim.txt_values(zone, key).await;
+            have.sort();
+            have == want
+        },
+    )
     .await;
 }
 
@@ -360,7 +359,11 @@ async fn changes_during_an_open_own_edit_make_one_more_post() {
     let calls = sim.calls().await;
     let accepted = accepted_posts(&calls);
     assert_eq!(accepted.len(), 2, "two POSTs in all: {accepted:#?}");
-    assert_eq!(items(accepted[1]).len(), 3, "the second carries the three late values");
+    assert_eq!(
+        items(accepted[1]).len(),
+        3,
+        "the second carries the three late values"
+    );
     let first = sim_edit(&sim, &first_id).await;
     assert_eq!(first["status"], "COMPLETED");
     let completed = time(&first["modifiedDate"]);
@@ -370,7 +373,10 @@ async fn changes_during_an_open_own_edit_make_one_more_post() {
         "the second POST waited for the first edit to complete"
     );
     let lag = second_posted.duration_since(completed).unwrap_or_default();
-    assert!(lag < Duration::from_secs(3), "and came right after it: {lag:?}");
+    assert!(
+        lag < Duration::from_secs(3),
+        "and came right after it: {lag:?}"
+    );
     let conflicts = count_code(&engine_posts(&calls), "OPEN_ZONE_EDITS");
     assert!(conflicts <= 1, "{conflicts} OPEN_ZONE_EDITS answers");
 }
@@ -398,11 +404,20 @@ async fn two_zones_run_in_parallel() {
         }
         edits
     };
-    let zones: Vec<&str> = edits.iter().filter_map(|e| e["zoneName"].as_str()).collect();
-    assert!(zones.contains(&"a.test") && zones.contains(&"b.test"), "{zones:?}");
+    let zones: Vec<&str> = edits
+        .iter()
+        .filter_map(|e| e["zoneName"].as_str())
+        .collect();
+    assert!(
+        zones.contains(&"a.test") && zones.contains(&"b.test"),
+        "{zones:?}"
+    );
     // Both held their zone's lock (2 s each, neither cancelled) and started less than 2 s
     // apart, so both were open at the same moment.
-    let (t0, t1) = (time(&edits[0]["createdDate"]), time(&edits[1]["createdDate"]));
+    let (t0, t1) = (
+        time(&edits[0]["createdDate"]),
+        time(&edits[1]["createdDate"]),
+    );
     let apart = t1.duration_since(t0).unwrap_or_else(|e| e.duration());
     assert!(apart < Duration::from_secs(2), "edits {apart:?} apart");
     assert!(edits.iter().all(|e| e["status"] != "CANCELED"));
@@ -467,14 +482,22 @@ async fn a_failed_edit_is_cancelled_and_retried() {
     gw.idle().await;
     let calls = sim.calls().await;
     let accepted = accepted_posts(&calls);
-    assert_eq!(accepted.len(), 2, "the failed edit and its retry: {accepted:#?}");
+    assert_eq!(
+        accepted.len(),
+        2,
+        "the failed edit and its retry: {accepted:#?}"
+    );
     let failed = created_id(accepted[0]);
     let cancel_path = format!("{EDITS_PATH}/{failed}");
     let cancel = calls
         .iter()
         .find(|c| c["method"] == "DELETE" && c["path"] == cancel_path)
         .unwrap_or_else(|| panic!("no DELETE of the failed edit {failed}"));
-    assert!(cancel["status"].as_u64().is_some_and(|s| (200..300).contains(&s)));
+    assert!(
+        cancel["status"]
+            .as_u64()
+            .is_some_and(|s| (200..300).contains(&s))
+    );
     assert!(
         cancel["seq"].as_u64() < accepted[1]["seq"].as_u64(),
         "cancelled before the retry"
@@ -506,10 +529,16 @@ async fn twice_failed_changes_are_given_up() {
     let accepted = accepted_posts(&calls);
     assert_eq!(accepted.len(), 2, "one try and one retry: {accepted:#?}");
     for post in &accepted {
-        assert_eq!(sim_edit(&sim, &created_id(post)).await["status"], "CANCELED");
+        assert_eq!(
+            sim_edit(&sim, &created_id(post)).await["status"],
+            "CANCELED"
+        );
     }
     assert_eq!(calls.iter().filter(|c| c["method"] == "DELETE").count(), 2);
-    assert!(sim.txt_values(ZONE, KEY).await.is_empty(), "nothing applied");
+    assert!(
+        sim.txt_values(ZONE, KEY).await.is_empty(),
+        "nothing applied"
+    );
     assert!(gw.engine.work().is_empty());
     assert_eq!(gw.journaled(), 0, "the given-up change left the journal");
     assert_eq!(gw.engine.owned_values(), 0);
@@ -521,15 +550,25 @@ async fn twice_failed_changes_are_given_up() {
 /// With 30 % of all calls answered 500, the engine still converges to the right records.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_through_injected_server_errors() {
-    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "1", "--error-rate", "0.3"]);
+    let sim = SimProcess::start(&[
+        "--zones",
+        ZONE,
+        "--edit-seconds",
+        "1",
+        "--error-rate",
+        "0.3",
+    ]);
     let gw = Gateway::start(client(&sim), options()).await;
     for value in ["a", "b", "c", "d"] {
         gw.submit(ZONE, vec![add(NAME, value)]).await;
     }
     wait_for_values(&sim, ZONE, KEY, &["a", "b", "c", "d"]).await;
     gw.idle().await;
-    gw.submit(ZONE, vec![delete(NAME, "a"), delete(NAME, "c"), add(NAME, "e")])
-        .await;
+    gw.submit(
+        ZONE,
+        vec![delete(NAME, "a"), delete(NAME, "c"), add(NAME, "e")],
+    )
+    .await;
     wait_for_values(&sim, ZONE, KEY, &["b", "d", "e"]).await;
     gw.idle().await;
     let calls = sim.calls().await;
@@ -568,7 +607,11 @@ async fn stays_under_a_low_rate_limit() {
     wait_for_values(&sim, "b.test", "_acme-challenge", &["one", "two"]).await;
     gw.idle().await;
     let calls = sim.calls().await;
-    assert!(calls.len() >= 8, "enough traffic to matter: {}", calls.len());
+    assert!(
+        calls.len() >= 8,
+        "enough traffic to matter: {}",
+        calls.len()
+    );
     assert_eq!(rate_limited(&calls), 0, "rate-limit answers in {calls:#?}");
     assert_eq!(accepted_posts(&calls).len(), 2);
 }
@@ -588,7 +631,11 @@ async fn rejected_credentials_fail_fast_without_a_retry_storm() {
             "{refused:?}"
         );
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "fast: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "fast: {:?}",
+        started.elapsed()
+    );
     assert!(gw.engine.not_ready_reason().is_some());
     // Over ~4.5 s with credentials_retry = 2 s: the first read plus about two retries.
     tokio::time::sleep(Duration::from_millis(4500)).await;
@@ -621,6 +668,51 @@ async fn rejected_credentials_fail_fast_without_a_retry_storm() {
     gw.submit(ZONE, vec![add(NAME, "after")]).await;
     wait_for_values(&sim, ZONE, KEY, &["after"]).await;
     assert_eq!(accepted_posts(&sim.calls().await).len(), 1);
+}
+
+/// Credentials rejected while a change is queued: the acknowledged change waits (the worker
+/// tries once per `credentials_retry`, new submits fail fast) and is delivered once CSC accepts
+/// the credentials again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_change_survives_a_credentials_outage() {
+    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "1"]);
+    let port = sim.origin.rsplit(':').next().expect("a port").to_owned();
+    let http = format!("127.0.0.1:{port}");
+    let gw = Gateway::start(client(&sim), options()).await;
+    assert!(gw.engine.not_ready_reason().is_none());
+    // CSC stops accepting the gateway's key.
+    drop(sim);
+    let rejecting = SimProcess::start(&["--zones", ZONE, "--http", &http, "--api-key", "rotated"]);
+    gw.submit(ZONE, vec![add(NAME, "patient")]).await;
+    wait_until("the engine to report not-ready", async || {
+        gw.engine.not_ready_reason().is_some()
+    })
+    .await;
+    let refused = gw.engine.submit(ZONE, vec![add(NAME, "v")], ORIGIN).await;
+    assert!(
+        matches!(refused, Err(SubmitError::NotReady(_))),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let calls = rejecting.calls().await;
+    assert!(
+        (1..=4).contains(&calls.len()),
+        "no retry storm: {} calls",
+        calls.len()
+    );
+    assert_eq!(
+        gw.journaled(),
+        1,
+        "the acknowledged change waits in the journal"
+    );
+    // CSC accepts the key again.
+    drop(rejecting);
+    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "1", "--http", &http]);
+    wait_for_values(&sim, ZONE, KEY, &["patient"]).await;
+    gw.idle().await;
+    assert!(gw.engine.not_ready_reason().is_none());
+    assert_eq!(accepted_posts(&sim.calls().await).len(), 1);
+    assert_eq!(gw.journaled(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -659,14 +751,24 @@ async fn rrset_delete_keeps_foreign_values() {
         .iter()
         .map(|r| (r.key.as_str(), r.value.as_str()))
         .collect();
-    assert!(!values.contains(&(KEY, "ours")), "owned value hidden: {values:?}");
-    assert!(values.contains(&(KEY, "foreign-verification")), "{values:?}");
+    assert!(
+        !values.contains(&(KEY, "ours")),
+        "owned value hidden: {values:?}"
+    );
+    assert!(
+        values.contains(&(KEY, "foreign-verification")),
+        "{values:?}"
+    );
     let spf_value = spf(ZONE);
     assert!(values.contains(&("@", spf_value.as_str())), "{values:?}");
 
     wait_for_values(&sim, ZONE, KEY, &["foreign-verification"]).await;
     gw.idle().await;
-    assert_eq!(sim.txt_values(ZONE, "@").await, [spf(ZONE)], "SPF untouched");
+    assert_eq!(
+        sim.txt_values(ZONE, "@").await,
+        [spf(ZONE)],
+        "SPF untouched"
+    );
     let calls = sim.calls().await;
     let accepted = accepted_posts(&calls);
     assert_eq!(accepted.len(), 2, "{accepted:#?}");
@@ -704,7 +806,12 @@ async fn desired_view_shows_pending_adds() {
     wait_for_values(&sim, ZONE, KEY, &["pending"]).await;
     gw.idle().await;
     let desired = gw.engine.desired_zone(ZONE).expect("a known zone");
-    assert!(desired.txt.iter().any(|r| r.key == KEY && r.value == "pending"));
+    assert!(
+        desired
+            .txt
+            .iter()
+            .any(|r| r.key == KEY && r.value == "pending")
+    );
 }
 
 /// A value the engine added and nobody deleted is purged after `orphan_ttl`, by a later POST.
@@ -751,11 +858,22 @@ async fn accepted_mode_returns_after_csc_accepted() {
     let gw = Gateway::start(client(&sim), opts).await;
     let started = Instant::now();
     gw.submit(ZONE, vec![add(NAME, "confirmed")]).await;
-    assert!(started.elapsed() >= Duration::from_millis(250), "waited for the batch window");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "waited for the batch window"
+    );
     let calls = sim.calls().await;
     let accepted = accepted_posts(&calls);
-    assert_eq!(accepted.len(), 1, "the 201 came before the reply: {calls:#?}");
-    assert!(items(accepted[0]).contains(&("ADD".to_owned(), KEY.to_owned(), "confirmed".to_owned())));
+    assert_eq!(
+        accepted.len(),
+        1,
+        "the 201 came before the reply: {calls:#?}"
+    );
+    assert!(items(accepted[0]).contains(&(
+        "ADD".to_owned(),
+        KEY.to_owned(),
+        "confirmed".to_owned()
+    )));
     wait_for_values(&sim, ZONE, KEY, &["confirmed"]).await;
     gw.idle().await;
 }
@@ -770,8 +888,14 @@ async fn accepted_mode_withdraws_what_csc_did_not_take_in_time() {
     opts.reply_timeout = Duration::from_secs(1);
     let gw = Gateway::start(client(&sim), opts).await;
     let foreign = foreign_add(&sim, ZONE, "other", "foreign-lock").await;
-    let result = gw.engine.submit(ZONE, vec![add(NAME, "late")], ORIGIN).await;
-    assert!(matches!(result, Err(SubmitError::TimedOut(_))), "{result:?}");
+    let result = gw
+        .engine
+        .submit(ZONE, vec![add(NAME, "late")], ORIGIN)
+        .await;
+    assert!(
+        matches!(result, Err(SubmitError::TimedOut(_))),
+        "{result:?}"
+    );
     assert_eq!(gw.journaled(), 0, "withdrawn from the journal");
     wait_for_edit(&sim, &foreign, "COMPLETED").await;
     gw.idle().await;
@@ -791,14 +915,17 @@ async fn accepted_mode_withdraws_what_csc_did_not_take_in_time() {
 /// later changes of that zone are still delivered (the worker must not stop believing it runs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawn_change_does_not_stall_the_zone() {
-    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "3"]);
+    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "4"]);
     let mut opts = options();
     opts.reply = ReplyMode::Accepted;
-    opts.reply_timeout = Duration::from_secs(1);
+    opts.reply_timeout = Duration::from_millis(1500);
     let gw = Gateway::start(client(&sim), opts).await;
     gw.submit(ZONE, vec![add(NAME, "first")]).await;
-    // Waits behind the open edit (3 s) longer than reply_timeout: withdrawn.
-    let late = gw.engine.submit(ZONE, vec![add(NAME, "late")], ORIGIN).await;
+    // Waits behind the open edit (4 s) longer than reply_timeout: withdrawn.
+    let late = gw
+        .engine
+        .submit(ZONE, vec![add(NAME, "late")], ORIGIN)
+        .await;
     assert!(matches!(late, Err(SubmitError::TimedOut(_))), "{late:?}");
     let first_id = created_id(accepted_posts(&sim.calls().await)[0]);
     wait_for_edit(&sim, &first_id, "COMPLETED").await;
@@ -808,7 +935,11 @@ async fn a_withdrawn_change_does_not_stall_the_zone() {
     gw.submit(ZONE, vec![add(NAME, "next")]).await;
     wait_for_values(&sim, ZONE, KEY, &["first", "next"]).await;
     let calls = sim.calls().await;
-    assert_eq!(accepted_posts(&calls).len(), 2, "the withdrawn value never went out");
+    assert_eq!(
+        accepted_posts(&calls).len(),
+        2,
+        "the withdrawn value never went out"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -889,12 +1020,21 @@ async fn restart_before_the_post_rebatches_pending_changes() {
     opts.batch_max_wait = Duration::from_secs(5);
     let first = Crashable::start(client(&sim), opts.clone(), store.clone()).await;
     first.submit(ZONE, vec![add(NAME, "one")]).await;
-    first.submit(ZONE, vec![add(NAME, "two"), delete(NAME, "one")]).await;
+    first
+        .submit(ZONE, vec![add(NAME, "two"), delete(NAME, "one")])
+        .await;
     first.submit(ZONE, vec![add(NAME, "three")]).await;
     first.crash();
-    assert_eq!(store.load().expect("reads").changes.len(), 3, "all three journaled");
+    assert_eq!(
+        store.load().expect("reads").changes.len(),
+        3,
+        "all three journaled"
+    );
     drop(store);
-    assert!(engine_posts(&sim.calls().await).is_empty(), "crashed before any POST");
+    assert!(
+        engine_posts(&sim.calls().await).is_empty(),
+        "crashed before any POST"
+    );
 
     let store = reopen(&dir).await;
     let second = Crashable::start(client(&sim), opts, store.clone()).await;
@@ -945,7 +1085,11 @@ async fn restart_after_the_post_follows_the_journaled_edit() {
     .await;
     let calls = sim.calls().await;
     let accepted = accepted_posts(&calls);
-    assert_eq!(accepted.len(), 1, "no new POST after the restart: {accepted:#?}");
+    assert_eq!(
+        accepted.len(),
+        1,
+        "no new POST after the restart: {accepted:#?}"
+    );
     assert_eq!(created_id(accepted[0]), journaled_id);
     let status_path = format!("/dbs/api/v2/zones/edits/status/{journaled_id}");
     assert!(

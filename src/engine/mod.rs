@@ -17,7 +17,7 @@ pub mod store;
 mod worker;
 pub mod zones;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -148,6 +148,12 @@ struct QueueState {
     worker_running: bool,
     /// `accepted`-mode submitters waiting for their change's outcome.
     waiters: HashMap<ChangeId, oneshot::Sender<Outcome>>,
+    /// Changes that may have gone out in a POST whose edit id was never recorded: restored from
+    /// the journal without one (the process may have died between CSC's 201 and the journal
+    /// commit), or carried by a POST whose outcome is unknown. When their batch is applied, the
+    /// values they add that CSC has count as created by the gateway (the ledger), even if the
+    /// last POST did not carry them: the lost edit did.
+    maybe_sent: HashSet<ChangeId>,
 }
 
 impl Engine {
@@ -205,6 +211,7 @@ impl Engine {
                     state.batch.push(change);
                 } else {
                     change.edit_id = None;
+                    state.maybe_sent.insert(change.id);
                     state.pending.push(change);
                 }
             }

@@ -29,6 +29,23 @@ enum Next {
     GiveUp(String),
 }
 
+/// Whether an edit of the zone may still change its records (see `Worker::unapplied_edit`).
+enum OpenEdit {
+    None,
+    Unapplied(String),
+    /// The edit list could not be read now (the worker paused); read the zone again.
+    Unknown,
+}
+
+/// NEW, SUBMITTED or PROCESSING: CSC accepted the edit but its records are not live yet (a FAILED
+/// edit never applies them).
+fn not_applied_yet(status: EditStatus) -> bool {
+    matches!(
+        status,
+        EditStatus::New | EditStatus::Submitted | EditStatus::Processing
+    )
+}
+
 /// How following the own edit ended.
 enum Followed {
     /// PROPAGATING or COMPLETED: the records are live.
@@ -46,6 +63,9 @@ struct Worker {
     sent_items: Option<Vec<EditItem>>,
     /// Edits this process created, so it may cancel them when they are FAILED.
     own_edits: HashSet<String>,
+    /// CSC refused the current batch's edit this many times (a concurrent change at CSC can
+    /// make a diff stale: the first refusal re-reads the zone, the second gives up).
+    refusals: u32,
 }
 
 /// The worker's main loop: wait for a batch, deliver it, until the zone has no work left.
@@ -56,6 +76,7 @@ pub(super) async fn run(inner: Arc<Inner>, queue: Arc<ZoneQueue>) {
         failures: 0,
         sent_items: None,
         own_edits: HashSet::new(),
+        refusals: 0,
     };
     loop {
         let has_batch = !worker.queue.state.lock().expect("lock").batch.is_empty();
@@ -164,7 +185,27 @@ impl Worker {
             self.inner.directory.store(zone.clone());
             let items = self.net_edit(&zone);
             if items.is_empty() {
+                self.queue.state.lock().expect("lock").posting = false;
+                // Fix (found by tests/crash.rs): an empty diff is only final when no edit of the
+                // zone still has to apply its records. After a crash between CSC accepting our
+                // POST and the journal recording its edit id, the restarted worker sees the batch
+                // as unsent; read before that edit applied, "add x" (its content) and a later
+                // acknowledged "delete x" cancel out, the batch was finished, and the old edit
+                // then published x for good. The same holds after a POST whose outcome was
+                // unknown. So wait for such an edit to apply, then read the zone again.
+                match self.unapplied_edit().await {
+                    OpenEdit::Unapplied(edit_id) => {
+                        self.wait_until_applied(&edit_id).await;
+                        continue;
+                    }
+                    OpenEdit::Unknown => continue,
+                    OpenEdit::None => {}
+                }
                 tracing::info!(zone = %self.zone(), "nothing to change at CSC: the batch cancels out or is already there");
+                // The batch's added values count as ours even though nothing was sent: the usual
+                // reason they are already there is our own edit whose id a crash kept from the
+                // journal. A foreign value can only be claimed when a client adds the very same
+                // value under a name its grant allows (an `_acme-challenge` name by default).
                 self.answer_waiters(Outcome::Accepted);
                 self.finish_with(None, Some(zone)).await;
                 return;
@@ -176,16 +217,22 @@ impl Worker {
     }
 
     /// The net diff between CSC's records and the batch laid over them.
+    /// Marks the batch as posting: the caller POSTs the result, or clears `posting` when it is
+    /// empty.
     fn net_edit(&self, zone: &Zone) -> Vec<EditItem> {
-        let ops: Vec<Op> = self
-            .queue
-            .state
-            .lock()
-            .expect("lock")
-            .batch
-            .iter()
-            .flat_map(|c| c.ops.iter().cloned())
-            .collect();
+        let ops: Vec<Op> = {
+            let mut state = self.queue.state.lock().expect("lock");
+            // Fix: `posting` is set under the same lock that reads the batch. Set later (as it
+            // was, in `submit`), an `accepted`-mode withdraw could slip in between, drop a change
+            // whose ops are already in the items, and tell the client it was withdrawn while the
+            // POST still carried it.
+            state.posting = true;
+            state
+                .batch
+                .iter()
+                .flat_map(|c| c.ops.iter().cloned())
+                .collect()
+        };
         let current = diff::txt_set(zone);
         let desired = {
             let ledger = self.inner.ledger.lock().expect("lock");
@@ -207,9 +254,17 @@ impl Worker {
             zone_name: self.zone().to_owned(),
             edits: items.clone(),
         };
-        self.queue.state.lock().expect("lock").posting = true;
+        // `posting` was set by `net_edit`.
         let result = self.inner.client.submit_edit(&request).await;
-        self.queue.state.lock().expect("lock").posting = false;
+        {
+            let mut state = self.queue.state.lock().expect("lock");
+            state.posting = false;
+            // Fix: the edit id is set under the lock that clears `posting`, so no withdraw can
+            // take a change out of the batch between the two (CSC already accepted it).
+            if let Ok(edit_id) = &result {
+                state.edit_id = Some(edit_id.clone());
+            }
+        }
         match result {
             Ok(edit_id) => {
                 self.csc_ok();
@@ -246,13 +301,21 @@ impl Worker {
                 }
                 true
             }
-            Err(err) => match self.on_error(&err, "submitting the edit").await {
-                Next::Retry => true,
-                Next::GiveUp(reason) => {
-                    self.give_up(&reason).await;
-                    false
+            Err(err) => {
+                if err.outcome_unknown() {
+                    // CSC may have created the edit: see `QueueState::maybe_sent`.
+                    let mut state = self.queue.state.lock().expect("lock");
+                    let ids: Vec<u64> = state.batch.iter().map(|c| c.id).collect();
+                    state.maybe_sent.extend(ids);
                 }
-            },
+                match self.on_error(&err, "submitting the edit").await {
+                    Next::Retry => true,
+                    Next::GiveUp(reason) => {
+                        self.give_up(&reason).await;
+                        false
+                    }
+                }
+            }
         }
     }
 
@@ -290,6 +353,47 @@ impl Worker {
         let busy = !self.queue.state.lock().expect("lock").pending.is_empty();
         if busy {
             self.wait_for_blocking(edit_id).await;
+        }
+    }
+
+    /// An edit of the zone CSC accepted but has not applied yet (NEW, SUBMITTED, PROCESSING).
+    /// A listing CSC refuses for good is logged and counts as none (the diff is trusted).
+    async fn unapplied_edit(&mut self) -> OpenEdit {
+        match self.inner.client.list_zone_edits(self.zone()).await {
+            Ok(edits) => {
+                self.csc_ok();
+                edits
+                    .into_iter()
+                    .find(|e| not_applied_yet(e.status))
+                    .map_or(OpenEdit::None, |e| OpenEdit::Unapplied(e.id))
+            }
+            Err(err) if err.is_transient() || err.is_credentials() => {
+                self.on_error(&err, "listing the zone's edits").await;
+                OpenEdit::Unknown
+            }
+            Err(err) => {
+                tracing::warn!(zone = %self.zone(), error = %err, "cannot list the zone's edits; trusting the empty diff");
+                OpenEdit::None
+            }
+        }
+    }
+
+    /// Follows an edit until its records are applied, or it failed, was cancelled or is gone.
+    async fn wait_until_applied(&mut self, edit_id: &str) {
+        tracing::info!(zone = %self.zone(), edit_id, "an edit not applied yet may change the zone: waiting for it before trusting an empty diff");
+        loop {
+            match self.inner.client.edit_status(edit_id).await {
+                Ok(status) if not_applied_yet(status.status) => {
+                    self.csc_ok();
+                    self.poll_pause().await;
+                }
+                Ok(_) | Err(CscError::NotFound { .. }) => return,
+                Err(err) => {
+                    self.on_error(&err, "reading the status of an unapplied edit")
+                        .await;
+                    return;
+                }
+            }
         }
     }
 
@@ -396,10 +500,11 @@ impl Worker {
     }
 
     async fn finish_with(&mut self, edit_id: Option<String>, fresh: Option<Zone>) {
+        self.refusals = 0;
         let batch: Vec<Change> = self.queue.state.lock().expect("lock").batch.clone();
         let sent = self.sent_items.take();
         // What we created: the ADD items we sent, or (after a restart) the batch's adds.
-        let added: BTreeSet<(String, String)> = match &sent {
+        let mut added: BTreeSet<(String, String)> = match &sent {
             Some(items) => items
                 .iter()
                 .filter(|i| i.action == EditAction::Add)
@@ -419,6 +524,27 @@ impl Worker {
                 })
                 .collect(),
         };
+        // Fix (found by tests/crash.rs): a change that may have gone out in an earlier POST whose
+        // edit id was lost (a crash between CSC's 201 and the journal commit, or a POST whose
+        // outcome was unknown) had its values created by that lost edit, so the last POST does
+        // not carry them. Counting only the items sent left them out of the ledger, and a later
+        // `update delete NAME TXT` kept them as if foreign. Such a change's adds that the fresh
+        // read shows at CSC count as created by the gateway.
+        {
+            let state = self.queue.state.lock().expect("lock");
+            let at_csc = fresh.as_ref().map(diff::txt_set).unwrap_or_default();
+            added.extend(
+                batch
+                    .iter()
+                    .filter(|c| state.maybe_sent.contains(&c.id))
+                    .flat_map(|c| &c.ops)
+                    .filter_map(|op| match op {
+                        Op::Add { name, value } => Some((name.clone(), value.clone())),
+                        _ => None,
+                    })
+                    .filter(|(name, value)| at_csc.get(name).is_some_and(|v| v.contains(value))),
+            );
+        }
         let present = |name: &str, value: &str| -> bool {
             match &fresh {
                 Some(zone) => diff::txt_set(zone)
@@ -483,12 +609,14 @@ impl Worker {
         let mut state = self.queue.state.lock().expect("lock");
         let done: HashSet<u64> = batch.iter().map(|c| c.id).collect();
         state.batch.retain(|c| !done.contains(&c.id));
+        state.maybe_sent.retain(|id| !done.contains(id));
         state.edit_id = None;
         tracing::info!(zone = %self.zone(), changes = batch.len(), edit_id = edit_id.as_deref().unwrap_or("-"), "batch applied");
     }
 
     /// CSC refused the batch for good: forget its changes and tell whoever waits.
     async fn give_up(&mut self, reason: &str) {
+        self.refusals = 0;
         let batch = std::mem::take(&mut self.queue.state.lock().expect("lock").batch);
         let mutations = batch.iter().map(|c| Mutation::DeleteChange(c.id)).collect();
         if let Err(err) = self.inner.journal.commit(mutations).await {
@@ -534,6 +662,12 @@ impl Worker {
             return Next::Retry;
         }
         match err {
+            CscError::Validation { .. } | CscError::EditRejected { .. } if self.refusals == 0 => {
+                self.refusals += 1;
+                tracing::warn!(zone = %self.zone(), error = %err, "CSC refused the edit; re-reading the zone and trying once more");
+                self.pause().await;
+                Next::Retry
+            }
             CscError::Validation { .. }
             | CscError::EditRejected { .. }
             | CscError::NotFound { .. } => Next::GiveUp(err.to_string()),
