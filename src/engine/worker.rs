@@ -296,7 +296,7 @@ impl Worker {
                 self.csc_ok();
                 tracing::info!(zone = %self.zone(), blocking_edit = blocking_edit_id.as_deref().unwrap_or("?"), "zone locked by another edit: following it");
                 match blocking_edit_id {
-                    Some(id) => self.wait_for_blocking(&id).await,
+                    Some(id) => self.wait_for_blocking(&id, &items).await,
                     None => self.pause().await,
                 }
                 true
@@ -352,7 +352,7 @@ impl Worker {
     async fn wait_until_final_if_busy(&mut self, edit_id: &str) {
         let busy = !self.queue.state.lock().expect("lock").pending.is_empty();
         if busy {
-            self.wait_for_blocking(edit_id).await;
+            self.wait_for_blocking(edit_id, &[]).await;
         }
     }
 
@@ -399,8 +399,12 @@ impl Worker {
 
     /// Follows an edit holding the zone lock until it is final. A FAILED edit of our own is
     /// cancelled; a foreign one is reported, since only its owner should cancel it.
-    async fn wait_for_blocking(&mut self, edit_id: &str) {
+    ///
+    /// `attempted` is the edit the lock bounced: a FAILED blocking edit carrying exactly those
+    /// items is our own, sent by a POST whose answer was lost (timeout, crash), and is cancelled.
+    async fn wait_for_blocking(&mut self, edit_id: &str, attempted: &[EditItem]) {
         let mut warned_at: Option<Instant> = None;
+        let mut checked_owner = false;
         loop {
             match self.inner.client.edit_status(edit_id).await {
                 Ok(status) => {
@@ -411,7 +415,14 @@ impl Worker {
                             self.cancel(edit_id).await;
                             return;
                         }
+                        EditStatus::Failed if !checked_owner && self.is_lost_own_edit(edit_id, attempted).await => {
+                            tracing::info!(zone = %self.zone(), edit_id, "the FAILED edit holding the lock is ours (its POST answer was lost)");
+                            self.own_edits.insert(edit_id.to_owned());
+                            self.cancel(edit_id).await;
+                            return;
+                        }
                         EditStatus::Failed => {
+                            checked_owner = true;
                             if warned_at.is_none_or(|at| at.elapsed() > Duration::from_secs(300)) {
                                 tracing::warn!(zone = %self.zone(), edit_id, error = %status.error_description,
                                     "a FAILED edit the gateway did not create locks the zone: cancel it at CSC (DELETE /zones/edits/{edit_id})");
@@ -430,6 +441,27 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+
+    /// Whether edit `edit_id` carries exactly the `attempted` items (order aside).
+    async fn is_lost_own_edit(&mut self, edit_id: &str, attempted: &[EditItem]) -> bool {
+        if attempted.is_empty() {
+            return false;
+        }
+        match self.inner.client.get_edit(edit_id).await {
+            Ok(edit) => {
+                // Compare what the items do, not how CSC echoes optional fields.
+                let key = |i: &EditItem| {
+                    let name = i.new_key.as_ref().or(i.current_key.as_ref());
+                    let value = i.new_value.as_ref().or(i.current_value.as_ref());
+                    format!("{:?} {:?} {:?} {:?}", i.action, i.record_type, name.map(|n| n.to_ascii_lowercase()), value)
+                };
+                let theirs: BTreeSet<String> = edit.edits.iter().map(key).collect();
+                let ours: BTreeSet<String> = attempted.iter().map(key).collect();
+                theirs == ours
+            }
+            Err(_) => false,
         }
     }
 
