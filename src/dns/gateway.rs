@@ -21,8 +21,8 @@ use crate::dns::tsig::{self, KeyRing, TsigVerdict};
 use crate::dns::update::{self, Refusal};
 use crate::engine::{Engine, SubmitError};
 
-/// Room kept in a UDP reply for the TSIG record (name, fixed fields and a SHA-512 MAC).
-const TSIG_RESERVE: usize = 200;
+/// The largest Other Data a reply TSIG carries (BADTIME's 6-byte server time).
+const MAX_OTHER: usize = 6;
 
 /// The gateway's DNS request handler.
 pub struct Gateway {
@@ -39,7 +39,10 @@ impl Gateway {
         Gateway {
             engine,
             keyring: KeyRing::new(keys),
-            grants: keys.iter().map(|k| (k.canonical_name(), k.clone())).collect(),
+            grants: keys
+                .iter()
+                .map(|k| (k.canonical_name(), k.clone()))
+                .collect(),
             replays: ReplayCache::new(ReplayCache::DEFAULT_TTL, ReplayCache::DEFAULT_CAPACITY),
         }
     }
@@ -58,12 +61,15 @@ impl Gateway {
         if request.metadata.message_type != MessageType::Query {
             return None; // a response sent to us: never answer it
         }
-        let key_name = verdict.request_tsig().map(|t| t.key_name()).unwrap_or_else(|| "-".into());
+        let key_name = verdict
+            .request_tsig()
+            .map(|t| t.key_name())
+            .unwrap_or_else(|| "-".into());
         if let Some(rcode) = verdict.error_rcode() {
             tracing::warn!(%src, key = %key_name, ?protocol, verdict = ?verdict_kind(&verdict), %rcode, "request refused by the TSIG check");
             let mut metadata = Metadata::response_from_request(&request.metadata);
             metadata.response_code = rcode;
-            let bytes = reply::encode(&request, metadata, &[], &[], TSIG_RESERVE);
+            let bytes = reply::encode(&request, metadata, &[], &[], tsig_reserve(&verdict));
             return seal(&verdict, &bytes, now);
         }
         // nsupdate resends the identical message: answer it the first answer, change nothing.
@@ -83,13 +89,25 @@ impl Gateway {
         };
         let (metadata, answer) = match request.metadata.op_code {
             OpCode::Query => self.query(&request),
-            OpCode::Update => (self.update(&request, &verdict, &key_name).await, Answer::bare(ResponseCode::NoError)),
+            OpCode::Update => (
+                self.update(&request, &verdict, &key_name).await,
+                Answer::bare(ResponseCode::NoError),
+            ),
             op => {
                 tracing::info!(%src, %op, "NOTIMP: opcode not served");
-                (with_rcode(&request, ResponseCode::NotImp), Answer::bare(ResponseCode::NoError))
+                (
+                    with_rcode(&request, ResponseCode::NotImp),
+                    Answer::bare(ResponseCode::NoError),
+                )
             }
         };
-        let bytes = reply::encode(&request, metadata, &answer.answers, &answer.authorities, TSIG_RESERVE);
+        let bytes = reply::encode(
+            &request,
+            metadata,
+            &answer.answers,
+            &answer.authorities,
+            tsig_reserve(&verdict),
+        );
         let sealed = seal(&verdict, &bytes, now)?;
         if let Some(guard) = guard {
             guard.complete(sealed.clone());
@@ -100,16 +118,26 @@ impl Gateway {
     /// Answers a query from the desired view of the zone that holds the name.
     fn query(&self, request: &Request) -> (Metadata, Answer) {
         if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
-            return (with_rcode(request, ResponseCode::BADVERS), Answer::bare(ResponseCode::NoError));
+            return (
+                with_rcode(request, ResponseCode::BADVERS),
+                Answer::bare(ResponseCode::NoError),
+            );
         }
         let [query] = request.queries.queries() else {
-            return (with_rcode(request, ResponseCode::FormErr), Answer::bare(ResponseCode::NoError));
+            return (
+                with_rcode(request, ResponseCode::FormErr),
+                Answer::bare(ResponseCode::NoError),
+            );
         };
         let question = query.original();
         let answer = match self.engine.find_zone(&question.name().to_ascii()) {
             Some(zone) => {
                 let view: ZoneView = self.engine.desired_zone(&zone).iter().collect();
-                view.answer(question.name(), question.query_type(), question.query_class())
+                view.answer(
+                    question.name(),
+                    question.query_type(),
+                    question.query_class(),
+                )
             }
             None => Answer::refused(),
         };
@@ -135,7 +163,11 @@ impl Gateway {
         }
     }
 
-    async fn plan_and_submit(&self, request: &Request, verdict: &TsigVerdict) -> Result<(String, usize), Refusal> {
+    async fn plan_and_submit(
+        &self,
+        request: &Request,
+        verdict: &TsigVerdict,
+    ) -> Result<(String, usize), Refusal> {
         let zone_section: Vec<_> = request
             .queries
             .queries()
@@ -148,16 +180,25 @@ impl Gateway {
         let zone = update::zone_section(&zone_section)?;
         let served = self.engine.zone_of(&zone).await;
         if served.as_deref() != Some(zone.as_str()) {
-            return Err(refusal(ResponseCode::NotAuth, format!("zone {zone} is not served here")));
+            return Err(refusal(
+                ResponseCode::NotAuth,
+                format!("zone {zone} is not served here"),
+            ));
         }
         let TsigVerdict::Signed(ctx) = verdict else {
-            return Err(refusal(ResponseCode::Refused, "unsigned UPDATE: every change must be TSIG-signed"));
+            return Err(refusal(
+                ResponseCode::Refused,
+                "unsigned UPDATE: every change must be TSIG-signed",
+            ));
         };
         let Some(grant) = self.grants.get(&ctx.request().canonical_key_name()) else {
             return Err(refusal(ResponseCode::Refused, "key has no grant"));
         };
         let Some(view) = self.engine.desired_zone(&zone) else {
-            return Err(refusal(ResponseCode::NotAuth, format!("zone {zone} is not served here")));
+            return Err(refusal(
+                ResponseCode::NotAuth,
+                format!("zone {zone} is not served here"),
+            ));
         };
         update::check_prerequisites(&request.answers, &ZoneData::from(&view))?;
         update::check_permission(&request.authorities, &zone, grant)?;
@@ -168,28 +209,58 @@ impl Gateway {
         let count = ops.len();
         match self.engine.submit(&zone, ops, grant.name.as_str()).await {
             Ok(_) => Ok((zone, count)),
-            Err(err @ SubmitError::NotReady(_)) | Err(err @ SubmitError::Journal(_)) | Err(err @ SubmitError::TimedOut(_)) => {
+            Err(err @ SubmitError::NotReady(_))
+            | Err(err @ SubmitError::Journal(_))
+            | Err(err @ SubmitError::TimedOut(_)) => {
                 Err(refusal(ResponseCode::ServFail, err.to_string()))
             }
-            Err(err @ SubmitError::Refused(_)) => Err(refusal(ResponseCode::ServFail, err.to_string())),
+            Err(err @ SubmitError::Refused(_)) => {
+                Err(refusal(ResponseCode::ServFail, err.to_string()))
+            }
         }
     }
 }
 
 impl Handler for Gateway {
-    async fn handle(&self, request: Vec<u8>, src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
+    async fn handle(
+        &self,
+        request: Vec<u8>,
+        src: SocketAddr,
+        protocol: Protocol,
+    ) -> Option<Vec<u8>> {
         self.respond(request, src, protocol).await
     }
 }
 
 fn refusal(rcode: ResponseCode, reason: impl Into<String>) -> Refusal {
-    Refusal { rcode, reason: reason.into() }
+    Refusal {
+        rcode,
+        reason: reason.into(),
+    }
 }
 
 fn with_rcode(request: &Request, rcode: ResponseCode) -> Metadata {
     let mut metadata = Metadata::response_from_request(&request.metadata);
     metadata.response_code = rcode;
     metadata
+}
+
+/// Room to keep in a UDP reply for the TSIG record that [`seal`] appends: none when the reply
+/// goes out without one (an unsigned request must get every byte of its 512), else the size of
+/// that record: the request's names, the fixed fields, the key's full MAC (none in BADKEY and
+/// BADSIG replies) and at most 6 bytes of Other Data.
+fn tsig_reserve(verdict: &TsigVerdict) -> usize {
+    let mac = match verdict {
+        TsigVerdict::Signed(ctx) | TsigVerdict::BadTime(ctx) | TsigVerdict::BadTrunc(ctx) => {
+            ctx.key().algorithm().mac_len()
+        }
+        _ => 0,
+    };
+    verdict.request_tsig().map_or(0, |tsig| {
+        // owner + type, class, TTL, rdlength; algorithm + time, fudge, MAC size, original id,
+        // error, other length
+        tsig.key_name_wire().len() + 10 + tsig.algorithm_wire().len() + 16 + mac + MAX_OTHER
+    })
 }
 
 /// Signs (or attaches the unsigned error TSIG to) a reply as the verdict requires.
@@ -217,5 +288,8 @@ fn verdict_kind(verdict: &TsigVerdict) -> &'static str {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
