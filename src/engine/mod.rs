@@ -103,9 +103,14 @@ enum Outcome {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ZoneWork {
     pub zone: String,
+    /// Changes waiting for the batch window or for the zone lock.
     pub pending: usize,
+    /// Changes carried by the batch being delivered.
     pub in_flight: usize,
+    /// The CSC edit carrying the batch, once CSC accepted it.
     pub edit_id: Option<String>,
+    /// When the oldest of these changes was accepted, in Unix milliseconds.
+    pub oldest_accepted_ms: Option<u64>,
 }
 
 /// The engine. Cheap to clone.
@@ -442,6 +447,12 @@ impl Engine {
                     pending: state.pending.len(),
                     in_flight: state.batch.len(),
                     edit_id: state.edit_id.clone(),
+                    oldest_accepted_ms: state
+                        .batch
+                        .iter()
+                        .chain(&state.pending)
+                        .map(|c| c.accepted_at_ms)
+                        .min(),
                 }
             })
             .filter(|w| w.pending + w.in_flight > 0)
