@@ -4,7 +4,7 @@
 #   scripts/test.sh            # everything
 #   scripts/test.sh --test sim_api   # extra arguments go to `cargo test`
 #
-# The tests drive real programs (dig, nsupdate, knsupdate, and later certbot, lego, pebble);
+# The tests drive real programs (dig, nsupdate, knsupdate, openssl, pebble, lego, certbot);
 # a test whose program is missing fails loudly rather than skipping, so install them here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,9 @@ declare -A APT=(
   [dig]=bind9-dnsutils
   [nsupdate]=bind9-dnsutils
   [knsupdate]=knot-dnsutils
+  [openssl]=openssl
+  [pebble]=pebble
+  [lego]=lego
 )
 missing=()
 for cmd in "${!APT[@]}"; do
@@ -27,16 +30,25 @@ if ((${#missing[@]})); then
     $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
-# Python tools in a project venv (dnspython builds exact wire cases).
+# Python tools in a project venv (dnspython builds exact wire cases; certbot with its rfc2136
+# plugin is an ACME client of the end-to-end tests). Module that proves it is there → package.
 VENV=.venv
-PY_PACKAGES=(dnspython)
+declare -A PY=(
+  [dns]=dnspython
+  [certbot]=certbot
+  [certbot_dns_rfc2136]=certbot-dns-rfc2136
+)
 if [ ! -x "$VENV/bin/python" ]; then
   echo "test.sh: creating the Python venv in $VENV" >&2
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import dns" >/dev/null 2>&1; then
-  echo "test.sh: installing Python packages: ${PY_PACKAGES[*]}" >&2
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+py_missing=()
+for module in "${!PY[@]}"; do
+  "$VENV/bin/python" -c "import $module" >/dev/null 2>&1 || py_missing+=("${PY[$module]}")
+done
+if ((${#py_missing[@]})); then
+  echo "test.sh: installing Python packages: ${py_missing[*]}" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${py_missing[@]}"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"
 
