@@ -11,6 +11,7 @@ pub mod dns;
 pub mod engine;
 pub mod keygen;
 pub mod logging;
+pub mod ops;
 pub mod sandbox;
 pub mod secret;
 pub mod serve;

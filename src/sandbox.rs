@@ -77,7 +77,7 @@ pub async fn run(options: SandboxOptions) -> Result<(), SandboxError> {
     println!("{}", instructions(&options, gateway, sim.dns_addr(), &sim.api_base_url(), &secret));
     crate::shutdown::wait_for_stop().await?;
     println!("sandbox: stopping");
-    running.listeners.shutdown();
+    running.shutdown().await;
     sim.shutdown().await;
     Ok(())
 }

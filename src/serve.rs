@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
@@ -44,14 +45,28 @@ pub fn client_options(config: &Config) -> CscClientOptions {
     options
 }
 
-/// A running gateway: the engine and the DNS listeners.
+/// How long shutdown waits for requests being answered.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A running gateway: the engine, the DNS listeners and (when configured) the HTTP endpoint.
 pub struct Running {
     pub engine: Engine,
     pub listeners: Listeners,
+    /// The HTTP endpoint's address, when `server.http` is set.
+    pub http: Option<SocketAddr>,
+}
+
+impl Running {
+    /// Stops taking requests and waits for those being answered, so every acknowledged change
+    /// is in the journal; edits in flight at CSC resume at the next start.
+    pub async fn shutdown(self) {
+        self.listeners.shutdown(SHUTDOWN_GRACE).await;
+    }
 }
 
 /// Starts everything `config` describes.
 pub async fn start(config: &Config) -> Result<Running, ServeError> {
+    let metrics = crate::ops::metrics::install();
     let client = CscClient::new(client_options(config))?;
     let store = Arc::new(RedbStore::open(&config.state.dir)?);
     let engine = Engine::start(EngineOptions::from_config(config), client, store).await?;
@@ -62,11 +77,27 @@ pub async fn start(config: &Config) -> Result<Running, ServeError> {
             addrs: config.server.listen.clone(),
             source,
         })?;
-    Ok(Running { engine, listeners })
+    let http = match config.server.http {
+        Some(addr) => Some(
+            crate::ops::http::serve(addr, engine.clone(), metrics)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addrs: vec![addr],
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Running {
+        engine,
+        listeners,
+        http,
+    })
 }
 
-/// Runs the gateway until Ctrl-C or SIGTERM. Prints `gateway ready: dns=<addr>[,<addr>…]` on
-/// stdout once it listens (tests and scripts read the chosen ports from it).
+/// Runs the gateway until Ctrl-C or SIGTERM. Prints `gateway ready: dns=<addr>[,<addr>…]`
+/// (and ` http=<addr>` when configured) on stdout once it listens (tests and scripts read the
+/// chosen ports from it).
 pub async fn run(config: Config) -> Result<(), ServeError> {
     if config.keys.is_empty() {
         tracing::warn!("no [[key]] configured: every UPDATE will be refused");
@@ -80,12 +111,16 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .collect();
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "gateway ready: dns={}", addrs.join(","))?;
+        match running.http {
+            Some(http) => writeln!(stdout, "gateway ready: dns={} http={http}", addrs.join(","))?,
+            None => writeln!(stdout, "gateway ready: dns={}", addrs.join(","))?,
+        }
         stdout.flush()?;
     }
     tracing::info!(dns = %addrs.join(","), zones = running.engine.zone_names().len(), "gateway ready");
     crate::shutdown::wait_for_stop().await?;
     tracing::info!("stopping: no new requests; journaled changes resume at the next start");
-    running.listeners.shutdown();
+    running.shutdown().await;
+    tracing::info!("stopped");
     Ok(())
 }

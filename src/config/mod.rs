@@ -43,6 +43,20 @@ pub enum ConfigError {
     },
 }
 
+/// Where the secrets of a configuration come from, for `csc-rfc2136 check` (file permissions).
+///
+/// Only names and paths: never a secret value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretSources {
+    /// Secret files that were read: the config key naming each (e.g. `csc.api_key_file`,
+    /// `key[0].secret_file`) and its full path. A file overridden by the environment is not read
+    /// and not listed.
+    pub files: Vec<(String, PathBuf)>,
+    /// Config keys that hold a secret inline in the file, e.g. `csc.api_key` or `key[0].secret`
+    /// (listed even when the environment overrides the value: it is still in the file).
+    pub inline: Vec<String>,
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -340,11 +354,32 @@ impl Config {
         text: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Self::parse_with_sources(path, text, env).map(|(config, _)| config)
+    }
+
+    /// As [`Config::load`], also telling where the secrets came from (for `check`).
+    pub fn load_with_sources(path: &Path) -> Result<(Config, SecretSources), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse_with_sources(path, &text, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::parse`], also telling where the secrets came from (for `check`).
+    pub fn parse_with_sources(
+        path: &Path,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Config, SecretSources), ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|err| ConfigError::Parse {
             path: path.to_owned(),
             message: err.to_string(),
         })?;
-        Resolver { path }.resolve(raw, &env)
+        let resolver = Resolver { path };
+        let sources = resolver.secret_sources(&raw, &env);
+        let config = resolver.resolve(raw, &env)?;
+        Ok((config, sources))
     }
 }
 
@@ -379,6 +414,56 @@ impl Resolver<'_> {
             )
         })?;
         Ok(text.trim_end_matches(['\r', '\n']).trim().to_owned())
+    }
+
+    /// Which secrets the file holds inline and which secret files resolving it reads.
+    fn secret_sources(
+        &self,
+        raw: &RawConfig,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> SecretSources {
+        let mut sources = SecretSources::default();
+        let overridden = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+        let csc = [
+            (
+                "api_key",
+                &raw.csc.api_key,
+                &raw.csc.api_key_file,
+                ENV_API_KEY,
+            ),
+            (
+                "bearer_token",
+                &raw.csc.bearer_token,
+                &raw.csc.bearer_token_file,
+                ENV_BEARER_TOKEN,
+            ),
+        ];
+        for (key, value, file, env_name) in csc {
+            if value.is_some() {
+                sources.inline.push(format!("csc.{key}"));
+            }
+            if let Some(file) = file
+                && !overridden(env_name)
+            {
+                sources
+                    .files
+                    .push((format!("csc.{key}_file"), self.relative(file)));
+            }
+        }
+        for (index, key) in raw.keys.iter().enumerate() {
+            if key.secret.is_some() {
+                sources.inline.push(format!("key[{index}].secret"));
+            }
+            if key.secrets.is_some() {
+                sources.inline.push(format!("key[{index}].secrets"));
+            }
+            if let Some(file) = &key.secret_file {
+                sources
+                    .files
+                    .push((format!("key[{index}].secret_file"), self.relative(file)));
+            }
+        }
+        sources
     }
 
     fn resolve(

@@ -223,3 +223,33 @@ fn debug_output_holds_no_secret() {
     assert!(!debug.contains("bearer_token: \"t\""));
     assert!(debug.contains("[redacted]"));
 }
+
+#[test]
+fn secret_sources_name_inline_secrets_and_files_read() {
+    let text = "[server]\nlisten = [\"127.0.0.1:53\"]\n[csc]\napi_key_file = \"api-key\"\n\
+                bearer_token = \"t\"\n\
+                [[key]]\nname = \"a\"\nalgorithm = \"hmac-sha1\"\nsecret_file = \"/run/tsig\"\n\
+                [[key]]\nname = \"b\"\nalgorithm = \"hmac-sha1\"\nsecrets = [\"c2VjcmV0\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api-key"), "file-key\n").unwrap();
+    let tsig = dir.path().join("tsig");
+    std::fs::write(&tsig, format!("{SECRET_B64}\n")).unwrap();
+    let text = text.replace("/run/tsig", tsig.to_str().unwrap());
+    let path = dir.path().join("gw.toml");
+    let (_, sources) = Config::parse_with_sources(&path, &text, |_| None).unwrap();
+    assert_eq!(sources.inline, ["csc.bearer_token", "key[1].secrets"]);
+    assert_eq!(
+        sources.files,
+        [
+            ("csc.api_key_file".to_owned(), dir.path().join("api-key")),
+            ("key[0].secret_file".to_owned(), tsig.clone()),
+        ]
+    );
+    // A file the environment overrides is not read, so not listed.
+    let (_, sources) = Config::parse_with_sources(&path, &text, |name| {
+        (name == ENV_API_KEY).then(|| "from-env".to_owned())
+    })
+    .unwrap();
+    assert_eq!(sources.files, [("key[0].secret_file".to_owned(), tsig)]);
+    assert!(!format!("{sources:?}").contains("file-key"));
+}

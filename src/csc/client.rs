@@ -351,6 +351,7 @@ impl CscClient {
                 .body(body.clone());
         }
         let log_failure = |err: &CscError| {
+            crate::ops::metrics::csc_call(&call.info.endpoint, None, started.elapsed());
             tracing::debug!(
                 endpoint = %call.info.endpoint,
                 latency_ms = started.elapsed().as_millis() as u64,
@@ -375,6 +376,7 @@ impl CscClient {
                 return Err(err);
             }
         };
+        crate::ops::metrics::csc_call(&call.info.endpoint, Some(status.as_u16()), started.elapsed());
         tracing::debug!(
             endpoint = %call.info.endpoint,
             status = status.as_u16(),

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{MessageType, Metadata, OpCode, ResponseCode};
 use hickory_server::net::xfer::Protocol;
@@ -20,6 +20,7 @@ use crate::dns::reply;
 use crate::dns::tsig::{self, KeyRing, TsigVerdict};
 use crate::dns::update::{self, Refusal};
 use crate::engine::{Engine, SubmitError};
+use crate::ops::{audit, metrics};
 
 /// The largest Other Data a reply TSIG carries (BADTIME's 6-byte server time).
 const MAX_OTHER: usize = 6;
@@ -67,6 +68,19 @@ impl Gateway {
             .unwrap_or_else(|| "-".into());
         if let Some(rcode) = verdict.error_rcode() {
             tracing::warn!(%src, key = %key_name, ?protocol, verdict = ?verdict_kind(&verdict), %rcode, "request refused by the TSIG check");
+            metrics::tsig_failure(verdict_kind(&verdict));
+            if request.metadata.op_code == OpCode::Update {
+                audit::update(&audit::UpdateEvent {
+                    src,
+                    transport: transport_name(protocol),
+                    key: &key_name,
+                    zone: "",
+                    operations: &[],
+                    outcome: verdict_kind(&verdict),
+                    reason: Some("TSIG check failed"),
+                    latency: Duration::ZERO,
+                });
+            }
             let mut metadata = Metadata::response_from_request(&request.metadata);
             metadata.response_code = rcode;
             let bytes = reply::encode(&request, metadata, &[], &[], tsig_reserve(&verdict));
@@ -145,22 +159,44 @@ impl Gateway {
         metadata.authoritative = answer.authoritative;
         metadata.recursion_available = false;
         metadata.response_code = answer.rcode;
+        metrics::query(&rcode_name(answer.rcode));
         (metadata, answer)
     }
 
     /// Runs an UPDATE through RFC 2136's steps and the engine; returns the reply header.
+    /// Every UPDATE, refused or not, leaves one audit event and one metric.
     async fn update(&self, request: &Request, verdict: &TsigVerdict, key_name: &str) -> Metadata {
+        let started = Instant::now();
         let src = request.src();
-        match self.plan_and_submit(request, verdict).await {
-            Ok((zone, ops)) => {
-                tracing::info!(%src, key = %key_name, %zone, ops, "UPDATE accepted");
-                with_rcode(request, ResponseCode::NoError)
-            }
-            Err(refusal) => {
-                tracing::warn!(%src, key = %key_name, rcode = %refusal.rcode, reason = %refusal.reason, "UPDATE refused");
-                with_rcode(request, refusal.rcode)
-            }
+        let result = self.plan_and_submit(request, verdict).await;
+        let zone = request
+            .queries
+            .queries()
+            .first()
+            .map(|q| crate::csc::names::normalize(&q.original().name().to_ascii()))
+            .unwrap_or_default();
+        let operations: Vec<String> = request.authorities.iter().map(ToString::to_string).collect();
+        let (rcode, reason) = match &result {
+            Ok(_) => (ResponseCode::NoError, None),
+            Err(refusal) => (refusal.rcode, Some(refusal.reason.as_str())),
+        };
+        let outcome = rcode_name(rcode);
+        match &result {
+            Ok(_) => tracing::info!(%src, key = %key_name, %zone, ops = operations.len(), "UPDATE accepted"),
+            Err(refusal) => tracing::warn!(%src, key = %key_name, %zone, rcode = %outcome, reason = %refusal.reason, "UPDATE refused"),
         }
+        metrics::update(&outcome, key_name, &zone);
+        audit::update(&audit::UpdateEvent {
+            src,
+            transport: transport_name(request.protocol()),
+            key: key_name,
+            zone: &zone,
+            operations: &operations,
+            outcome: &outcome,
+            reason,
+            latency: started.elapsed(),
+        });
+        with_rcode(request, rcode)
     }
 
     async fn plan_and_submit(
@@ -229,6 +265,32 @@ impl Handler for Gateway {
         protocol: Protocol,
     ) -> Option<Vec<u8>> {
         self.respond(request, src, protocol).await
+    }
+}
+
+/// The rcode's mnemonic (`NOERROR`, `REFUSED`, …) for logs and metric labels.
+fn rcode_name(rcode: ResponseCode) -> String {
+    match rcode {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::YXDomain => "YXDOMAIN".into(),
+        ResponseCode::YXRRSet => "YXRRSET".into(),
+        ResponseCode::NXRRSet => "NXRRSET".into(),
+        ResponseCode::NotAuth => "NOTAUTH".into(),
+        ResponseCode::NotZone => "NOTZONE".into(),
+        other => format!("RCODE{}", u16::from(other)),
+    }
+}
+
+fn transport_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Udp => "udp",
+        Protocol::Tcp => "tcp",
+        _ => "other",
     }
 }
 

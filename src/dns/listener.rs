@@ -20,7 +20,9 @@ use std::time::Duration;
 use hickory_server::net::xfer::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 /// Turns one request's bytes into the reply's bytes (`None`: send nothing).
@@ -56,6 +58,32 @@ impl Default for Limits {
 pub struct Listeners {
     local_addrs: Vec<SocketAddr>,
     tasks: JoinSet<()>,
+    busy: Arc<InFlight>,
+}
+
+/// Counts requests being answered, so shutdown can wait for them.
+#[derive(Default)]
+struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    /// Marks a request as being answered until the guard drops.
+    fn enter(self: &Arc<Self>) -> InFlightGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.clone())
+    }
+}
+
+struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl Listeners {
@@ -67,15 +95,20 @@ impl Listeners {
     ) -> io::Result<Listeners> {
         let mut tasks = JoinSet::new();
         let mut local_addrs = Vec::new();
+        let busy = Arc::new(InFlight::default());
         for addr in addrs {
             let (udp, tcp) = bind_pair(*addr).await?;
             let local = udp.local_addr()?;
             tracing::info!(addr = %local, "DNS listening on UDP and TCP");
             local_addrs.push(local);
-            tasks.spawn(serve_udp(Arc::new(udp), handler.clone(), limits));
-            tasks.spawn(serve_tcp(tcp, handler.clone(), limits));
+            tasks.spawn(serve_udp(Arc::new(udp), handler.clone(), limits, busy.clone()));
+            tasks.spawn(serve_tcp(tcp, handler.clone(), limits, busy.clone()));
         }
-        Ok(Listeners { local_addrs, tasks })
+        Ok(Listeners {
+            local_addrs,
+            tasks,
+            busy,
+        })
     }
 
     /// The bound addresses, in the order given.
@@ -83,9 +116,26 @@ impl Listeners {
         &self.local_addrs
     }
 
-    /// Stops accepting; requests already being answered finish on their own.
-    pub fn shutdown(mut self) {
+    /// Stops accepting, then waits (at most `grace`) for the requests being answered to finish,
+    /// so every change acknowledged to a client is in the journal before the process exits.
+    pub async fn shutdown(mut self, grace: Duration) {
         self.tasks.abort_all();
+        let drained = tokio::time::timeout(grace, async {
+            loop {
+                let idle = self.busy.idle.notified();
+                if self.busy.count.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                requests = self.busy.count.load(Ordering::SeqCst),
+                "shutdown grace ran out with requests still being answered"
+            );
+        }
     }
 }
 
@@ -106,7 +156,12 @@ pub async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)>
     Err(last_error.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
 }
 
-async fn serve_udp<H: Handler>(socket: Arc<UdpSocket>, handler: Arc<H>, limits: Limits) {
+async fn serve_udp<H: Handler>(
+    socket: Arc<UdpSocket>,
+    handler: Arc<H>,
+    limits: Limits,
+    busy: Arc<InFlight>,
+) {
     let in_flight = Arc::new(Semaphore::new(limits.max_udp_in_flight));
     let mut buffer = vec![0u8; 65_535];
     loop {
@@ -124,6 +179,7 @@ async fn serve_udp<H: Handler>(socket: Arc<UdpSocket>, handler: Arc<H>, limits: 
         };
         let request = buffer[..len].to_vec();
         let (socket, handler) = (socket.clone(), handler.clone());
+        let guard = busy.enter();
         tokio::spawn(async move {
             if let Some(reply) = handler.handle(request, src, Protocol::Udp).await
                 && let Err(err) = socket.send_to(&reply, src).await
@@ -131,11 +187,17 @@ async fn serve_udp<H: Handler>(socket: Arc<UdpSocket>, handler: Arc<H>, limits: 
                 tracing::debug!(%src, error = %err, "UDP send failed");
             }
             drop(permit);
+            drop(guard);
         });
     }
 }
 
-async fn serve_tcp<H: Handler>(listener: TcpListener, handler: Arc<H>, limits: Limits) {
+async fn serve_tcp<H: Handler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    limits: Limits,
+    busy: Arc<InFlight>,
+) {
     let connections = Arc::new(Semaphore::new(limits.max_tcp_connections));
     loop {
         let (stream, src) = match listener.accept().await {
@@ -152,9 +214,11 @@ async fn serve_tcp<H: Handler>(listener: TcpListener, handler: Arc<H>, limits: L
             drop(stream);
             continue;
         };
-        let handler = handler.clone();
+        let (handler, busy) = (handler.clone(), busy.clone());
         tokio::spawn(async move {
-            if let Err(err) = serve_connection(stream, src, handler, limits.tcp_idle_timeout).await {
+            if let Err(err) =
+                serve_connection(stream, src, handler, limits.tcp_idle_timeout, busy).await
+            {
                 tracing::debug!(%src, error = %err, "TCP connection ended");
             }
             drop(permit);
@@ -168,6 +232,7 @@ async fn serve_connection<H: Handler>(
     src: SocketAddr,
     handler: Arc<H>,
     idle_timeout: Duration,
+    busy: Arc<InFlight>,
 ) -> io::Result<()> {
     loop {
         let mut len = [0u8; 2];
@@ -180,7 +245,9 @@ async fn serve_connection<H: Handler>(
         tokio::time::timeout(idle_timeout, stream.read_exact(&mut request))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "message body stalled"))??;
-        let Some(reply) = handler.handle(request, src, Protocol::Tcp).await else {
+        let guard = busy.enter();
+        let reply = handler.handle(request, src, Protocol::Tcp).await;
+        let Some(reply) = reply else {
             continue;
         };
         let Ok(reply_len) = u16::try_from(reply.len()) else {
@@ -191,5 +258,6 @@ async fn serve_connection<H: Handler>(
         framed.extend_from_slice(&reply_len.to_be_bytes());
         framed.extend_from_slice(&reply);
         stream.write_all(&framed).await?;
+        drop(guard);
     }
 }

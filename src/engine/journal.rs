@@ -5,6 +5,7 @@
 //! burst of UPDATEs costs a handful of fsyncs instead of one each.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -24,17 +25,26 @@ struct Request {
 #[derive(Clone)]
 pub struct Journal {
     queue: mpsc::Sender<Request>,
+    /// Whether the last commit succeeded (for readiness).
+    healthy: Arc<AtomicBool>,
 }
 
 impl Journal {
     /// Starts the writer thread over `store`.
     pub fn start(store: Arc<dyn Store>) -> Journal {
         let (queue, requests) = mpsc::channel::<Request>();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let flag = healthy.clone();
         std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || write_loop(store, requests))
+            .spawn(move || write_loop(store, requests, &flag))
             .expect("the journal writer thread starts");
-        Journal { queue }
+        Journal { queue, healthy }
+    }
+
+    /// Whether the last commit succeeded.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
     }
 
     /// Applies `mutations` durably; returns once they are on disk.
@@ -57,7 +67,7 @@ impl Journal {
     }
 }
 
-fn write_loop(store: Arc<dyn Store>, requests: mpsc::Receiver<Request>) {
+fn write_loop(store: Arc<dyn Store>, requests: mpsc::Receiver<Request>, healthy: &AtomicBool) {
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUPS_PER_COMMIT {
@@ -72,6 +82,8 @@ fn write_loop(store: Arc<dyn Store>, requests: mpsc::Receiver<Request>) {
             .collect();
         let started = Instant::now();
         let result = store.apply(&mutations).map_err(|e| e.to_string());
+        crate::ops::metrics::journal_commit(started.elapsed());
+        healthy.store(result.is_ok(), Ordering::Relaxed);
         tracing::trace!(
             callers = group.len(),
             mutations = mutations.len(),

@@ -315,6 +315,7 @@ impl Engine {
             state.first_pending.get_or_insert(now);
             state.last_pending = Some(now);
             state.pending.push(change);
+            crate::ops::metrics::pending(zone, state.pending.len() + state.batch.len());
             (self.inner.options.reply == ReplyMode::Accepted).then(|| {
                 let (tx, rx) = oneshot::channel();
                 state.waiters.insert(id, tx);
@@ -466,6 +467,11 @@ impl Engine {
         self.inner.credentials_error.lock().expect("lock").clone()
     }
 
+    /// Whether the journal's last commit succeeded.
+    pub fn journal_healthy(&self) -> bool {
+        self.inner.journal.is_healthy()
+    }
+
     /// How many values the gateway owns at CSC.
     pub fn owned_values(&self) -> usize {
         self.inner.ledger.lock().expect("lock").len()
@@ -496,6 +502,7 @@ impl Engine {
         }
         for (zone, ops) in by_zone {
             tracing::info!(zone = %zone, values = ops.len(), "purging orphaned challenge values");
+            crate::ops::metrics::orphans_purged(ops.len());
             if let Err(err) = self.submit(&zone, ops, ORPHAN_ORIGIN).await {
                 tracing::warn!(zone = %zone, error = %err, "cannot queue the orphan purge");
             }

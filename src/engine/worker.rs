@@ -17,6 +17,7 @@ use super::change::{Change, LedgerEntry, Op, now_ms};
 use super::diff;
 use super::store::Mutation;
 use super::{Inner, Outcome, ZoneQueue};
+use crate::ops::{audit, metrics};
 
 /// A failed own edit is retried once; the second failure gives its changes up.
 const MAX_FAILED_ATTEMPTS: u32 = 2;
@@ -66,6 +67,8 @@ struct Worker {
     /// CSC refused the current batch's edit this many times (a concurrent change at CSC can
     /// make a diff stale: the first refusal re-reads the zone, the second gives up).
     refusals: u32,
+    /// When the edit in flight was submitted by this process (for lifecycle metrics).
+    submitted_at: Option<Instant>,
 }
 
 /// The worker's main loop: wait for a batch, deliver it, until the zone has no work left.
@@ -77,6 +80,7 @@ pub(super) async fn run(inner: Arc<Inner>, queue: Arc<ZoneQueue>) {
         sent_items: None,
         own_edits: HashSet::new(),
         refusals: 0,
+        submitted_at: None,
     };
     loop {
         let has_batch = !worker.queue.state.lock().expect("lock").batch.is_empty();
@@ -255,6 +259,7 @@ impl Worker {
             edits: items.clone(),
         };
         // `posting` was set by `net_edit`.
+        let started = Instant::now();
         let result = self.inner.client.submit_edit(&request).await;
         {
             let mut state = self.queue.state.lock().expect("lock");
@@ -269,6 +274,9 @@ impl Worker {
             Ok(edit_id) => {
                 self.csc_ok();
                 tracing::info!(zone = %self.zone(), edit_id = %edit_id, items = items.len(), "CSC accepted the edit");
+                metrics::edit(self.zone(), "accepted");
+                audit::edit(self.zone(), Some(&edit_id), "submitted", &self.batch_ids(), items.len(), started.elapsed());
+                self.submitted_at = Some(started);
                 self.own_edits.insert(edit_id.clone());
                 self.sent_items = Some(items);
                 let mutations: Vec<Mutation> = {
@@ -295,10 +303,13 @@ impl Worker {
             }) => {
                 self.csc_ok();
                 tracing::info!(zone = %self.zone(), blocking_edit = blocking_edit_id.as_deref().unwrap_or("?"), "zone locked by another edit: following it");
+                metrics::lock_wait_started(self.zone());
+                let waiting = Instant::now();
                 match blocking_edit_id {
                     Some(id) => self.wait_for_blocking(&id, &items).await,
                     None => self.pause().await,
                 }
+                metrics::lock_wait_ended(waiting.elapsed());
                 true
             }
             Err(err) => {
@@ -328,6 +339,11 @@ impl Worker {
                     match status.status {
                         s if s.is_live() => {
                             tracing::info!(zone = %self.zone(), edit_id, status = ?s, "edit is live");
+                            let since = self.submitted_at.map(|at| at.elapsed());
+                            if let Some(elapsed) = since {
+                                metrics::edit_phase("propagating", elapsed);
+                            }
+                            audit::edit(self.zone(), Some(edit_id), "live", &self.batch_ids(), 0, since.unwrap_or_default());
                             return Followed::Live;
                         }
                         EditStatus::Failed => return Followed::Failed(status.error_description),
@@ -353,6 +369,9 @@ impl Worker {
         let busy = !self.queue.state.lock().expect("lock").pending.is_empty();
         if busy {
             self.wait_for_blocking(edit_id, &[]).await;
+            if let Some(at) = self.submitted_at {
+                metrics::edit_phase("completed", at.elapsed());
+            }
         }
     }
 
@@ -468,6 +487,8 @@ impl Worker {
     /// The own edit FAILED: cancel it, count the failure, give up changes that failed twice.
     async fn own_edit_failed(&mut self, edit_id: &str, description: &str) {
         tracing::error!(zone = %self.zone(), edit_id, error = %description, "CSC edit FAILED");
+        metrics::edit(self.zone(), "failed");
+        audit::edit(self.zone(), Some(edit_id), "failed", &self.batch_ids(), 0, self.submitted_at.map(|at| at.elapsed()).unwrap_or_default());
         self.cancel(edit_id).await;
         self.sent_items = None;
         let (mutations, given_up) = {
@@ -643,6 +664,7 @@ impl Worker {
         state.batch.retain(|c| !done.contains(&c.id));
         state.maybe_sent.retain(|id| !done.contains(id));
         state.edit_id = None;
+        metrics::pending(self.zone(), state.pending.len() + state.batch.len());
         tracing::info!(zone = %self.zone(), changes = batch.len(), edit_id = edit_id.as_deref().unwrap_or("-"), "batch applied");
     }
 
@@ -657,7 +679,17 @@ impl Worker {
         for change in &batch {
             self.report_given_up(change, reason);
         }
-        self.queue.state.lock().expect("lock").edit_id = None;
+        metrics::edit(self.zone(), "refused");
+        let ids: Vec<u64> = batch.iter().map(|c| c.id).collect();
+        audit::edit(self.zone(), None, "refused", &ids, 0, Duration::ZERO);
+        let mut state = self.queue.state.lock().expect("lock");
+        state.edit_id = None;
+        metrics::pending(self.zone(), state.pending.len() + state.batch.len());
+    }
+
+    /// The ids of the changes in the batch.
+    fn batch_ids(&self) -> Vec<u64> {
+        self.queue.state.lock().expect("lock").batch.iter().map(|c| c.id).collect()
     }
 
     fn report_given_up(&self, change: &Change, reason: &str) {

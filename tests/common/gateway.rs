@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 
-use super::{SimProcess, spawn_until_ready};
+use super::{SimProcess, spawn_until_ready_with};
 
 /// A TSIG key for tests, with a fresh random secret.
 #[derive(Debug, Clone)]
@@ -66,11 +66,28 @@ impl TestKey {
     }
 }
 
+/// Less common ways to start the gateway; `GatewayOptions::default()` is what `start` uses.
+#[derive(Default)]
+pub struct GatewayOptions<'a> {
+    /// TOML appended to the config (an `[edits]` table replaces the harness's own).
+    pub extra_toml: &'a str,
+    /// Serve the HTTP endpoint on a free port (`server.http`).
+    pub http: bool,
+    /// Arguments before `serve` (global flags such as `--log-format json`).
+    pub args: &'a [&'a str],
+    /// Environment variables for the process (e.g. `RUST_LOG`).
+    pub env: &'a [(&'a str, &'a str)],
+    /// An API key other than the sim's (to see credentials rejected).
+    pub api_key: Option<&'a str>,
+}
+
 /// A running `csc-rfc2136 serve`; killed on drop.
 pub struct GatewayProcess {
     child: Child,
     /// The DNS address (UDP and TCP).
     pub dns_addr: SocketAddr,
+    /// The HTTP endpoint's address, when started with `http: true`.
+    pub http_addr: Option<SocketAddr>,
     /// The state folder (kept alive by `_temp` when the harness made it).
     pub state_dir: PathBuf,
     /// The config file.
@@ -98,6 +115,25 @@ impl GatewayProcess {
         extra_toml: &str,
         state_dir: &Path,
     ) -> GatewayProcess {
+        Self::start_with(
+            sim,
+            keys,
+            &GatewayOptions {
+                extra_toml,
+                ..GatewayOptions::default()
+            },
+            state_dir,
+        )
+    }
+
+    /// The most general start: see [`GatewayOptions`].
+    pub fn start_with(
+        sim: &SimProcess,
+        keys: &[TestKey],
+        options: &GatewayOptions<'_>,
+        state_dir: &Path,
+    ) -> GatewayProcess {
+        let extra_toml = options.extra_toml;
         std::fs::create_dir_all(state_dir).expect("state dir");
         let config_path = state_dir.with_extension("toml");
         let edits = if extra_toml.contains("[edits]") {
@@ -105,36 +141,65 @@ impl GatewayProcess {
         } else {
             "[edits]\nbatch_window = \"300ms\"\nbatch_max_wait = \"3s\"\npoll_interval = \"200ms\"\n".to_owned()
         };
+        let http = if options.http {
+            "http = \"127.0.0.1:0\"\n"
+        } else {
+            ""
+        };
         let config = format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[csc]\nbase_url = \"{}\"\napi_key = \"{}\"\n\
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n{http}\n[csc]\nbase_url = \"{}\"\napi_key = \"{}\"\n\
              bearer_token = \"{}\"\nrate_limit = 50\n\n[state]\ndir = \"{}\"\n\n{edits}{extra_toml}\n{}",
             sim.api_base,
-            sim.api_key,
+            options.api_key.unwrap_or(&sim.api_key),
             sim.bearer_token,
             state_dir.display(),
             keys.iter().map(TestKey::toml).collect::<String>(),
         );
         std::fs::write(&config_path, config).expect("write config");
-        let args = vec![
+        let mut args: Vec<String> = options.args.iter().map(|a| (*a).to_owned()).collect();
+        args.extend([
             "serve".to_owned(),
             "--config".to_owned(),
             config_path.display().to_string(),
-        ];
-        let (child, line, stderr) = spawn_until_ready(&args, "gateway ready:", "gateway");
-        let dns_addr = line
-            .split_whitespace()
-            .find_map(|part| part.strip_prefix("dns="))
-            .and_then(|addrs| addrs.split(',').next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no dns= address in {line:?}"));
+        ]);
+        let (child, line, stderr) =
+            spawn_until_ready_with(&args, options.env, "gateway ready:", "gateway");
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(name))
+                .and_then(|addrs| addrs.split(',').next())
+                .and_then(|addr| addr.parse::<SocketAddr>().ok())
+        };
+        let dns_addr = field("dns=").unwrap_or_else(|| panic!("no dns= address in {line:?}"));
         GatewayProcess {
             child,
             dns_addr,
+            http_addr: field("http="),
             state_dir: state_dir.to_owned(),
             config_path,
             stderr,
             _temp: None,
         }
+    }
+
+    /// Sends SIGTERM (a polite stop) and waits up to `timeout` for the exit status.
+    pub fn terminate(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Every line the gateway wrote to stderr so far (its log).
+    pub fn log_lines(&self) -> Vec<String> {
+        let tail = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.iter().cloned().collect()
     }
 
     /// The port as a string, for client command lines.

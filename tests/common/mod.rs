@@ -40,7 +40,7 @@ pub const BEARER_TOKEN: &str = "test-bearer-token";
 /// How long to wait for `sim ready:` (generous: the machine may be busy compiling).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of the sim's stderr kept for panic messages.
-const STDERR_TAIL: usize = 200;
+const STDERR_TAIL: usize = 20_000;
 
 /// A running `csc-rfc2136 sim` child process.
 pub struct SimProcess {
@@ -149,8 +149,19 @@ pub fn spawn_until_ready(
     ready_prefix: &'static str,
     label: &'static str,
 ) -> (Child, String, Arc<Mutex<VecDeque<String>>>) {
+    spawn_until_ready_with(args, &[], ready_prefix, label)
+}
+
+/// As [`spawn_until_ready`], with extra environment variables for the child.
+pub fn spawn_until_ready_with(
+    args: &[String],
+    env: &[(&str, &str)],
+    ready_prefix: &'static str,
+    label: &'static str,
+) -> (Child, String, Arc<Mutex<VecDeque<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_csc-rfc2136"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
