@@ -1,4 +1,5 @@
-//! The simulator's authoritative DNS server: UDP and TCP on one port, on hickory-server.
+//! The simulator's authoritative DNS server: UDP and TCP on one port, on the
+//! gateway's own listener loops (`dns::listener`) and reply encoding (`dns::reply`).
 //!
 //! Every query is answered from the zones the simulator has published at that moment (records
 //! of edits that reached PROPAGATING), through [`crate::dns::answer`]. What the server does
@@ -14,177 +15,92 @@
 //!   reply with TC set, so the client retries over TCP;
 //! - RD is echoed, RA stays clear: the answer is authoritative either way.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::Server;
-use hickory_server::net::runtime::Time;
+use hickory_proto::op::{MessageType, Metadata, OpCode, ResponseCode};
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
-use tokio::net::{TcpListener, UdpSocket};
-use tracing::{debug, warn};
+use hickory_server::server::Request;
+use tracing::debug;
 
 use crate::csc::model::Zone;
 use crate::dns::answer::{Answer, ZoneView};
+use crate::dns::listener::{Handler, Limits, Listeners};
+use crate::dns::reply;
 
-/// How long an idle TCP connection stays open.
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Replies queued per TCP connection (pipelined queries).
-const TCP_RESPONSE_BUFFER: usize = 32;
-/// The largest UDP reply we send, whatever size the client advertises.
-const MAX_UDP_PAYLOAD: u16 = 4096;
-/// Attempts to find a port free for both UDP and TCP when the caller asked for port 0.
-const BIND_ATTEMPTS: usize = 10;
-
-/// Where the DNS server reads the zones to answer from: the simulator's published state.
+/// Where the DNS server gets the zones it answers for.
 pub trait ZoneSource: Send + Sync + 'static {
-    /// The zones with their currently published (live) records.
+    /// The zones with their published records, as they are now.
     fn published_zones(&self) -> Vec<Zone>;
 }
 
-/// A running DNS server; dropping it stops it too, [`DnsServer::shutdown`] waits for that.
+/// The running DNS server.
 pub struct DnsServer {
     local_addr: SocketAddr,
-    server: Server<SimHandler>,
+    listeners: Listeners,
 }
 
 impl DnsServer {
-    /// The address both the UDP socket and the TCP listener are bound to.
+    /// The bound address (UDP and TCP share the port).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
-    /// Stops listening and waits for the server's tasks to end.
-    pub async fn shutdown(mut self) {
-        if let Err(error) = self.server.shutdown_gracefully().await {
-            warn!(%error, "DNS server stopped with an error");
-        }
+    /// Stops answering.
+    pub async fn shutdown(self) {
+        self.listeners.shutdown(Duration::from_secs(1)).await;
     }
 }
 
-/// Starts an authoritative DNS server on `addr` (UDP and TCP, same port; port 0 picks one)
-/// answering from `source`.
+/// Serves `source`'s zones on `addr` (UDP and TCP; port 0 picks a free port for both).
 pub async fn serve(addr: SocketAddr, source: Arc<dyn ZoneSource>) -> io::Result<DnsServer> {
-    let (udp, tcp) = bind_pair(addr).await?;
-    let local_addr = udp.local_addr()?;
-    let mut server = Server::new(SimHandler { source });
-    server.register_socket(udp);
-    server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+    let listeners =
+        Listeners::bind(&[addr], Arc::new(SimHandler { source }), Limits::default()).await?;
+    let local_addr = listeners.local_addrs()[0];
     debug!(%local_addr, "sim DNS listening on UDP and TCP");
-    Ok(DnsServer { local_addr, server })
+    Ok(DnsServer {
+        local_addr,
+        listeners,
+    })
 }
 
-/// Binds UDP first, then TCP on the port UDP got. With port 0 the TCP port may be taken by
-/// someone else: then try again with a fresh UDP port.
-async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
-    let mut last_error = None;
-    for _ in 0..BIND_ATTEMPTS {
-        let udp = UdpSocket::bind(addr).await?;
-        let bound = udp.local_addr()?;
-        match TcpListener::bind(bound).await {
-            Ok(tcp) => return Ok((udp, tcp)),
-            Err(error) if addr.port() == 0 && error.kind() == io::ErrorKind::AddrInUse => {
-                debug!(%bound, "TCP port taken, trying another");
-                last_error = Some(error);
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
-}
-
-/// Answers queries from the zones of a [`ZoneSource`].
 struct SimHandler {
     source: Arc<dyn ZoneSource>,
 }
 
-// `RequestHandler` is declared with `#[async_trait]`; this is that macro's expansion written out,
-// so the crate does not need async-trait as a dependency of its own.
-impl RequestHandler for SimHandler {
-    fn handle_request<'life0, 'life1, 'async_trait, R, T>(
-        &'life0 self,
-        request: &'life1 Request,
-        response_handle: R,
-    ) -> Pin<Box<dyn Future<Output = ResponseInfo> + Send + 'async_trait>>
-    where
-        R: 'async_trait + ResponseHandler,
-        T: 'async_trait + Time,
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(self.respond(request, response_handle))
-    }
-}
-
-impl SimHandler {
-    async fn respond<R: ResponseHandler>(&self, request: &Request, handle: R) -> ResponseInfo {
-        let udp_limit = request.max_payload().min(MAX_UDP_PAYLOAD);
-        let response_edns = request.edns.as_ref().map(|query_edns| {
-            let mut edns = Edns::new();
-            edns.set_max_payload(udp_limit);
-            edns.set_version(0);
-            // RFC 3225 §3: the DO bit is copied into the response.
-            edns.set_dnssec_ok(query_edns.flags().dnssec_ok);
-            edns
-        });
-        let answer = self.answer(request);
+impl Handler for SimHandler {
+    async fn handle(&self, raw: Vec<u8>, src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
+        let header: Vec<u8> = raw.iter().take(12).copied().collect();
+        let Ok(request) = Request::from_bytes(raw, src, protocol) else {
+            return reply::formerr_from_raw(&header);
+        };
+        if request.metadata.message_type != MessageType::Query {
+            return None; // never answer a response
+        }
+        let answer = self.answer(&request);
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = answer.authoritative;
         metadata.recursion_available = false;
         metadata.response_code = answer.rcode;
-
-        let builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
-        let fits = request.protocol() != Protocol::Udp
-            || fits_in(
-                request,
-                &answer,
-                metadata,
-                response_edns.as_ref(),
-                udp_limit,
-            );
-        let result = if fits {
-            let response = builder.build(
-                metadata,
-                answer.answers.iter(),
-                answer.authorities.iter(),
-                std::iter::empty::<&Record>(),
-                std::iter::empty::<&Record>(),
-            );
-            send(handle, response).await
-        } else {
-            // Too big for this client over UDP: an empty reply with TC makes it retry over TCP.
-            metadata.truncation = true;
-            send(handle, builder.build_no_records(metadata)).await
-        };
-        result.unwrap_or_else(|error| {
-            warn!(%error, src = %request.src(), "could not send a DNS reply");
-            let mut metadata = metadata;
-            metadata.response_code = ResponseCode::ServFail;
-            ResponseInfo::from(Header {
-                metadata,
-                counts: HeaderCounts::default(),
-            })
-        })
+        Some(reply::encode(
+            &request,
+            metadata,
+            &answer.answers,
+            &answer.authorities,
+            0,
+        ))
     }
+}
 
+impl SimHandler {
     /// The answer to the request, or the error that replaces it.
     fn answer(&self, request: &Request) -> Answer {
         let error = |rcode| Answer {
             rcode,
             ..Answer::refused()
         };
-        if request.metadata.message_type != MessageType::Query {
-            return error(ResponseCode::FormErr);
-        }
         if request.metadata.op_code != OpCode::Query {
             debug!(op = %request.metadata.op_code, src = %request.src(), "NOTIMP: not a query");
             return error(ResponseCode::NotImp);
@@ -209,52 +125,17 @@ impl SimHandler {
     }
 }
 
-/// Whether the full reply fits `limit` bytes (encoded once into a scratch buffer to find out).
-fn fits_in(
-    request: &Request,
-    answer: &Answer,
-    metadata: Metadata,
-    edns: Option<&Edns>,
-    limit: u16,
-) -> bool {
-    let response = MessageResponseBuilder::new(&request.queries, edns).build(
-        metadata,
-        answer.answers.iter(),
-        answer.authorities.iter(),
-        std::iter::empty::<&Record>(),
-        std::iter::empty::<&Record>(),
-    );
-    let mut buffer = Vec::with_capacity(usize::from(limit));
-    let mut encoder = BinEncoder::new(&mut buffer);
-    encoder.set_max_size(limit);
-    matches!(response.destructive_emit(&mut encoder), Ok(header) if !header.truncation)
-}
-
-async fn send<'a, R: ResponseHandler>(
-    mut handle: R,
-    response: hickory_server::zone_handler::MessageResponse<
-        '_,
-        'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-        impl Iterator<Item = &'a Record> + Send + 'a,
-    >,
-) -> Result<ResponseInfo, hickory_server::net::NetError> {
-    handle.send_response(response).await
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    use hickory_proto::op::{Message, Query};
+    use hickory_proto::op::{Edns, Message, Query};
     use hickory_proto::rr::rdata::TXT;
     use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
     use hickory_proto::rr::{DNSClass, Name, RData, RecordType, TSigner};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
+    use tokio::net::{TcpStream, UdpSocket};
     use tokio::time::timeout;
 
     use super::*;
