@@ -40,9 +40,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -276,26 +275,10 @@ async fn nsupdate(gateway: &GatewayProcess, key: &TestKey, body: &str) -> Output
         "server 127.0.0.1 {}\nzone {ZONE}.\n{body}send\n",
         gateway.port()
     );
-    let key_arg = key.nsupdate_arg();
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("nsupdate")
-            // A bound on the wait: an answer that never comes fails the test instead of hanging.
-            .args(["-t", "10", "-y", &key_arg])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nsupdate is installed (scripts/test.sh installs bind9-dnsutils)");
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(script.as_bytes())
-            .expect("write the nsupdate script");
-        child.wait_with_output().expect("nsupdate runs")
-    })
-    .await
-    .expect("the nsupdate task")
+    let key = key.clone();
+    tokio::task::spawn_blocking(move || common::gateway::nsupdate(&key, &script))
+        .await
+        .expect("the nsupdate task")
 }
 
 /// The sim's TXT records of the zone.

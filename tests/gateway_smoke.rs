@@ -3,30 +3,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::SimProcess;
-use common::gateway::{GatewayProcess, TestKey};
-
-fn nsupdate(key: &TestKey, script: &str) -> std::process::Output {
-    let mut child = Command::new("nsupdate")
-        .arg("-y")
-        .arg(key.nsupdate_arg())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsupdate is installed (scripts/test.sh installs bind9-dnsutils)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::gateway::{GatewayProcess, TestKey, nsupdate};
 
 async fn wait_for_txt(sim: &SimProcess, key: &str, wanted: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -4,30 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::SimProcess;
 use common::gateway::{GatewayOptions, GatewayProcess, TestKey};
 
 fn nsupdate(key: &TestKey, gateway: &GatewayProcess, lines: &str) -> bool {
-    let mut child = Command::new("nsupdate")
-        .arg("-y")
-        .arg(key.nsupdate_arg())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nsupdate is installed (scripts/test.sh installs bind9-dnsutils)");
-    let script = format!("server 127.0.0.1 {}\n{lines}send\n", gateway.port());
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    child.wait().unwrap().success()
+    gateway.nsupdate(key, lines).status.success()
 }
 
 async fn get(gateway: &GatewayProcess, path: &str) -> (u16, String) {

@@ -12,9 +12,10 @@
 //! uses short timings: batch window 300 ms, max wait 3 s, status polls every 200 ms.
 
 use std::collections::VecDeque;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
@@ -64,6 +65,25 @@ impl TestKey {
             self.name, self.algorithm, self.secret, self.extra
         )
     }
+}
+
+/// Runs `nsupdate -t 10 -y KEY` with `script` on stdin (blocking) and returns its output.
+pub fn nsupdate(key: &TestKey, script: &str) -> Output {
+    let mut child = Command::new("nsupdate")
+        // A bound on the wait: an answer that never comes fails the test instead of hanging.
+        .args(["-t", "10", "-y", &key.nsupdate_arg()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nsupdate is installed (scripts/test.sh installs bind9-dnsutils)");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(script.as_bytes())
+        .expect("write the nsupdate script");
+    child.wait_with_output().expect("nsupdate runs")
 }
 
 /// Less common ways to start the gateway; `GatewayOptions::default()` is what `start` uses.
@@ -185,7 +205,9 @@ impl GatewayProcess {
     /// Sends SIGTERM (a polite stop) and waits up to `timeout` for the exit status.
     pub fn terminate(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
         let deadline = std::time::Instant::now() + timeout;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -200,6 +222,15 @@ impl GatewayProcess {
     pub fn log_lines(&self) -> Vec<String> {
         let tail = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
         tail.iter().cloned().collect()
+    }
+
+    /// Sends `lines` (nsupdate commands, without `server` and `send`) to this gateway with
+    /// BIND's nsupdate signed by `key`, and returns its output (blocking, at most ~10 s).
+    pub fn nsupdate(&self, key: &TestKey, lines: &str) -> Output {
+        nsupdate(
+            key,
+            &format!("server 127.0.0.1 {}\n{lines}send\n", self.port()),
+        )
     }
 
     /// The port as a string, for client command lines.
