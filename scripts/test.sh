@@ -37,6 +37,7 @@ declare -A PY=(
   [dns]=dnspython
   [certbot]=certbot
   [certbot_dns_rfc2136]=certbot-dns-rfc2136
+  [yaml]=pyyaml
 )
 if [ ! -x "$VENV/bin/python" ]; then
   echo "test.sh: creating the Python venv in $VENV" >&2

@@ -55,10 +55,16 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:5353")]
         server: std::net::SocketAddr,
     },
-    /// Show pending changes and in-flight edits per zone.
+    /// Show pending changes and in-flight edits per zone, with their CSC status and age.
+    ///
+    /// Reads the running gateway's `server.http` endpoint, or the journal when no gateway runs.
+    /// Exits 1 when the running gateway reports itself not ready.
     Status {
         /// The TOML configuration file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print JSON for machines instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }

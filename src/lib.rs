@@ -4,6 +4,7 @@
 //! delivery) → `csc` (the REST client). `sim` is a faithful simulator of CSC's API and DNS, used by
 //! the tests and by `csc-rfc2136 sandbox`. `config` reads the TOML contract in `design.md`.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod csc;
@@ -17,3 +18,4 @@ pub mod secret;
 pub mod serve;
 pub mod shutdown;
 pub mod sim;
+pub mod status;

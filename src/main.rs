@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use csc_rfc2136::cli::{Cli, Command};
 use csc_rfc2136::config::{Config, TsigAlgorithm};
-use csc_rfc2136::{keygen, logging, sandbox, serve, sim};
+use csc_rfc2136::{check, keygen, logging, sandbox, serve, sim, status};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,14 +23,8 @@ async fn main() -> ExitCode {
             },
             Err(err) => fail(err),
         },
-        Command::Check { config } | Command::Status { config } => {
-            // The configuration is validated now so a broken file is reported even before
-            // the rest of these subcommands exists.
-            if let Err(err) = Config::load(&config) {
-                return fail(err);
-            }
-            not_yet("check/status")
-        }
+        Command::Check { config } => check::run(&config).await,
+        Command::Status { config, json } => status::run(&config, json).await,
         Command::Sandbox(options) => match sandbox::run(options).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(err),
@@ -56,10 +50,4 @@ async fn main() -> ExitCode {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
-}
-
-/// The answer of a subcommand that is not built yet: a clear message, never a fake result.
-fn not_yet(what: &str) -> ExitCode {
-    eprintln!("error: `{what}` is not yet available in this version of csc-rfc2136");
-    ExitCode::from(2)
 }

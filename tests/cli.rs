@@ -1,5 +1,5 @@
 //! The binary's command line: bad configuration is refused at start with a message that names
-//! the file, the key and what is expected; unfinished subcommands say so and fail.
+//! the file, the key and what is expected, by every subcommand that reads one.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -56,18 +56,24 @@ fn a_missing_config_file_is_named() {
 }
 
 #[test]
-fn unfinished_subcommands_say_so_and_fail() {
+fn check_and_status_refuse_a_bad_config_before_anything_else() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gw.toml");
     std::fs::write(
         &path,
-        "[server]\nlisten = [\"127.0.0.1:5353\"]\n[csc]\napi_key = \"k\"\nbearer_token = \"t\"\n",
+        "[server]\nlisten = [\"127.0.0.1:5353\"]\n[csc]\napi_key = \"k\"\nbearer_token = \"t\"\nreord_ttl = 1\n",
     )
     .unwrap();
-    let output = run(&["status", "--config", path.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("not yet available"));
-    assert!(output.stdout.is_empty(), "no fake result on stdout");
+    for sub in ["check", "status"] {
+        let output = run(&[sub, "--config", path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{sub}");
+        let message = stderr(&output);
+        assert!(
+            message.contains("gw.toml") && message.contains("reord_ttl"),
+            "{sub}: {message}"
+        );
+        assert!(output.stdout.is_empty(), "{sub}: no half result on stdout");
+    }
 }
 
 #[test]
