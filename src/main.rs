@@ -39,7 +39,13 @@ async fn main() -> ExitCode {
                 Err(problem) => return fail(problem),
             };
             let secret = keygen::new_secret(algorithm);
-            let text = keygen::render(&name, algorithm, &secret, &server.ip().to_string(), server.port());
+            let text = keygen::render(
+                &name,
+                algorithm,
+                &secret,
+                &server.ip().to_string(),
+                server.port(),
+            );
             print!("{text}");
             ExitCode::SUCCESS
         }

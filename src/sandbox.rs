@@ -74,7 +74,16 @@ pub async fn run(options: SandboxOptions) -> Result<(), SandboxError> {
     let config = sandbox_config(&options, &sim.api_base_url(), state.path().into(), &secret);
     let running = serve::start(&config).await?;
     let gateway = running.listeners.local_addrs()[0];
-    println!("{}", instructions(&options, gateway, sim.dns_addr(), &sim.api_base_url(), &secret));
+    println!(
+        "{}",
+        instructions(
+            &options,
+            gateway,
+            sim.dns_addr(),
+            &sim.api_base_url(),
+            &secret
+        )
+    );
     crate::shutdown::wait_for_stop().await?;
     println!("sandbox: stopping");
     running.shutdown().await;

@@ -1142,19 +1142,26 @@ async fn restart_after_an_unjournaled_post_adds_nothing_twice() {
 async fn a_failed_lost_post_is_recognised_and_cancelled() {
     let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "1", "--fail-every", "2"]);
     // Edit #1 succeeds and is unrelated; edit #2 is the "lost" one and fails.
-    let first = edit_id(&sim.post_edit(&add_txt(ZONE, "_acme-challenge.other", "x")).await);
+    let first = edit_id(
+        &sim.post_edit(&add_txt(ZONE, "_acme-challenge.other", "x"))
+            .await,
+    );
     wait_for_edit(&sim, &first, "COMPLETED").await;
     let lost = edit_id(&sim.post_edit(&add_txt(ZONE, KEY, "lost-and-failed")).await);
     wait_for_edit(&sim, &lost, "FAILED").await;
 
     let gateway = Gateway::start(client(&sim), options()).await;
-    gateway.submit(ZONE, vec![add(NAME, "lost-and-failed")]).await;
+    gateway
+        .submit(ZONE, vec![add(NAME, "lost-and-failed")])
+        .await;
     wait_for_values(&sim, ZONE, KEY, &["lost-and-failed"]).await;
     gateway.idle().await;
     let calls = sim.calls().await;
     let cancel_path = format!("{EDITS_PATH}/{lost}");
     assert!(
-        calls.iter().any(|c| c["method"] == "DELETE" && c["path"] == cancel_path),
+        calls
+            .iter()
+            .any(|c| c["method"] == "DELETE" && c["path"] == cancel_path),
         "the engine cancelled the failed edit carrying its items"
     );
     assert_no_duplicates(&calls);

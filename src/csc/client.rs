@@ -376,7 +376,11 @@ impl CscClient {
                 return Err(err);
             }
         };
-        crate::ops::metrics::csc_call(&call.info.endpoint, Some(status.as_u16()), started.elapsed());
+        crate::ops::metrics::csc_call(
+            &call.info.endpoint,
+            Some(status.as_u16()),
+            started.elapsed(),
+        );
         tracing::debug!(
             endpoint = %call.info.endpoint,
             status = status.as_u16(),

@@ -175,15 +175,23 @@ impl Gateway {
             .first()
             .map(|q| crate::csc::names::normalize(&q.original().name().to_ascii()))
             .unwrap_or_default();
-        let operations: Vec<String> = request.authorities.iter().map(ToString::to_string).collect();
+        let operations: Vec<String> = request
+            .authorities
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let (rcode, reason) = match &result {
             Ok(_) => (ResponseCode::NoError, None),
             Err(refusal) => (refusal.rcode, Some(refusal.reason.as_str())),
         };
         let outcome = rcode_name(rcode);
         match &result {
-            Ok(_) => tracing::info!(%src, key = %key_name, %zone, ops = operations.len(), "UPDATE accepted"),
-            Err(refusal) => tracing::warn!(%src, key = %key_name, %zone, rcode = %outcome, reason = %refusal.reason, "UPDATE refused"),
+            Ok(_) => {
+                tracing::info!(%src, key = %key_name, %zone, ops = operations.len(), "UPDATE accepted")
+            }
+            Err(refusal) => {
+                tracing::warn!(%src, key = %key_name, %zone, rcode = %outcome, reason = %refusal.reason, "UPDATE refused")
+            }
         }
         metrics::update(&outcome, key_name, &zone);
         audit::update(&audit::UpdateEvent {

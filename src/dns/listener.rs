@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_server::net::xfer::Protocol;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -101,7 +101,12 @@ impl Listeners {
             let local = udp.local_addr()?;
             tracing::info!(addr = %local, "DNS listening on UDP and TCP");
             local_addrs.push(local);
-            tasks.spawn(serve_udp(Arc::new(udp), handler.clone(), limits, busy.clone()));
+            tasks.spawn(serve_udp(
+                Arc::new(udp),
+                handler.clone(),
+                limits,
+                busy.clone(),
+            ));
             tasks.spawn(serve_tcp(tcp, handler.clone(), limits, busy.clone()));
         }
         Ok(Listeners {

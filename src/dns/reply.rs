@@ -85,7 +85,10 @@ pub fn header_only(id: u16, metadata: Metadata) -> Vec<u8> {
     let mut header = vec![0u8; 12];
     header[0..2].copy_from_slice(&id.to_be_bytes());
     let op: u8 = u8::from(metadata.op_code) & 0x0f;
-    header[2] = 0x80 | (op << 3) | u8::from(metadata.authoritative) << 2 | u8::from(metadata.recursion_desired);
+    header[2] = 0x80
+        | (op << 3)
+        | u8::from(metadata.authoritative) << 2
+        | u8::from(metadata.recursion_desired);
     header[3] = (u16::from(metadata.response_code) & 0x0f) as u8;
     header
 }

@@ -275,7 +275,14 @@ impl Worker {
                 self.csc_ok();
                 tracing::info!(zone = %self.zone(), edit_id = %edit_id, items = items.len(), "CSC accepted the edit");
                 metrics::edit(self.zone(), "accepted");
-                audit::edit(self.zone(), Some(&edit_id), "submitted", &self.batch_ids(), items.len(), started.elapsed());
+                audit::edit(
+                    self.zone(),
+                    Some(&edit_id),
+                    "submitted",
+                    &self.batch_ids(),
+                    items.len(),
+                    started.elapsed(),
+                );
                 self.submitted_at = Some(started);
                 self.own_edits.insert(edit_id.clone());
                 self.sent_items = Some(items);
@@ -343,7 +350,14 @@ impl Worker {
                             if let Some(elapsed) = since {
                                 metrics::edit_phase("propagating", elapsed);
                             }
-                            audit::edit(self.zone(), Some(edit_id), "live", &self.batch_ids(), 0, since.unwrap_or_default());
+                            audit::edit(
+                                self.zone(),
+                                Some(edit_id),
+                                "live",
+                                &self.batch_ids(),
+                                0,
+                                since.unwrap_or_default(),
+                            );
                             return Followed::Live;
                         }
                         EditStatus::Failed => return Followed::Failed(status.error_description),
@@ -434,7 +448,10 @@ impl Worker {
                             self.cancel(edit_id).await;
                             return;
                         }
-                        EditStatus::Failed if !checked_owner && self.is_lost_own_edit(edit_id, attempted).await => {
+                        EditStatus::Failed
+                            if !checked_owner
+                                && self.is_lost_own_edit(edit_id, attempted).await =>
+                        {
                             tracing::info!(zone = %self.zone(), edit_id, "the FAILED edit holding the lock is ours (its POST answer was lost)");
                             self.own_edits.insert(edit_id.to_owned());
                             self.cancel(edit_id).await;
@@ -474,7 +491,13 @@ impl Worker {
                 let key = |i: &EditItem| {
                     let name = i.new_key.as_ref().or(i.current_key.as_ref());
                     let value = i.new_value.as_ref().or(i.current_value.as_ref());
-                    format!("{:?} {:?} {:?} {:?}", i.action, i.record_type, name.map(|n| n.to_ascii_lowercase()), value)
+                    format!(
+                        "{:?} {:?} {:?} {:?}",
+                        i.action,
+                        i.record_type,
+                        name.map(|n| n.to_ascii_lowercase()),
+                        value
+                    )
                 };
                 let theirs: BTreeSet<String> = edit.edits.iter().map(key).collect();
                 let ours: BTreeSet<String> = attempted.iter().map(key).collect();
@@ -488,7 +511,14 @@ impl Worker {
     async fn own_edit_failed(&mut self, edit_id: &str, description: &str) {
         tracing::error!(zone = %self.zone(), edit_id, error = %description, "CSC edit FAILED");
         metrics::edit(self.zone(), "failed");
-        audit::edit(self.zone(), Some(edit_id), "failed", &self.batch_ids(), 0, self.submitted_at.map(|at| at.elapsed()).unwrap_or_default());
+        audit::edit(
+            self.zone(),
+            Some(edit_id),
+            "failed",
+            &self.batch_ids(),
+            0,
+            self.submitted_at.map(|at| at.elapsed()).unwrap_or_default(),
+        );
         self.cancel(edit_id).await;
         self.sent_items = None;
         let (mutations, given_up) = {
@@ -689,7 +719,14 @@ impl Worker {
 
     /// The ids of the changes in the batch.
     fn batch_ids(&self) -> Vec<u64> {
-        self.queue.state.lock().expect("lock").batch.iter().map(|c| c.id).collect()
+        self.queue
+            .state
+            .lock()
+            .expect("lock")
+            .batch
+            .iter()
+            .map(|c| c.id)
+            .collect()
     }
 
     fn report_given_up(&self, change: &Change, reason: &str) {

@@ -40,7 +40,14 @@ pub fn update(event: &UpdateEvent<'_>) {
 
 /// Records the outcome of a CSC edit of the gateway's: `submitted` (with its id), `live`,
 /// `failed`, `refused`, `cancelled`.
-pub fn edit(zone: &str, edit_id: Option<&str>, outcome: &str, changes: &[u64], items: usize, latency: Duration) {
+pub fn edit(
+    zone: &str,
+    edit_id: Option<&str>,
+    outcome: &str,
+    changes: &[u64],
+    items: usize,
+    latency: Duration,
+) {
     tracing::info!(
         target: "audit",
         event = "csc_edit",

@@ -77,7 +77,11 @@ pub fn not_ready(engine: &Engine) -> Option<String> {
 async fn readyz(State(state): State<AppState>) -> Response {
     match not_ready(&state.engine) {
         None => (StatusCode::OK, "ready\n").into_response(),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        )
+            .into_response(),
     }
 }
 

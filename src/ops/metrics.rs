@@ -41,12 +41,23 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let fast = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
-            let slow = [1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0];
+            let fast = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            ];
+            let slow = [
+                1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0,
+            ];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(JOURNAL_COMMIT.into()), &fast)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(CSC_LATENCY.into()), &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]))
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(LOCK_WAIT_SECONDS.into()), &slow))
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(CSC_LATENCY.into()),
+                        &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(LOCK_WAIT_SECONDS.into()), &slow)
+                })
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Full(EDIT_LIFECYCLE.into()), &slow))
                 .expect("bucket lists are not empty")
                 .build_recorder();
@@ -66,13 +77,32 @@ fn describe() {
     describe_counter!(QUERIES, "DNS queries answered, by rcode");
     describe_counter!(TSIG_FAILURES, "Requests refused by the TSIG check, by kind");
     describe_counter!(CSC_REQUESTS, "Calls to CSC, by route and HTTP status");
-    describe_histogram!(CSC_LATENCY, Unit::Seconds, "Latency of calls to CSC, by route");
-    describe_counter!(LOCK_WAITS, "OPEN_ZONE_EDITS answers: the zone was locked by another edit");
-    describe_histogram!(LOCK_WAIT_SECONDS, Unit::Seconds, "Time waiting for another edit to release the zone lock");
-    describe_histogram!(EDIT_LIFECYCLE, Unit::Seconds, "Time from submit to PROPAGATING and to COMPLETED");
+    describe_histogram!(
+        CSC_LATENCY,
+        Unit::Seconds,
+        "Latency of calls to CSC, by route"
+    );
+    describe_counter!(
+        LOCK_WAITS,
+        "OPEN_ZONE_EDITS answers: the zone was locked by another edit"
+    );
+    describe_histogram!(
+        LOCK_WAIT_SECONDS,
+        Unit::Seconds,
+        "Time waiting for another edit to release the zone lock"
+    );
+    describe_histogram!(
+        EDIT_LIFECYCLE,
+        Unit::Seconds,
+        "Time from submit to PROPAGATING and to COMPLETED"
+    );
     describe_counter!(EDITS, "CSC edits submitted, by zone and outcome");
     describe_gauge!(PENDING, "Changes accepted and not yet live at CSC, by zone");
-    describe_histogram!(JOURNAL_COMMIT, Unit::Seconds, "Journal commit (fsync) latency");
+    describe_histogram!(
+        JOURNAL_COMMIT,
+        Unit::Seconds,
+        "Journal commit (fsync) latency"
+    );
     describe_counter!(ORPHANS_PURGED, "Values purged after orphan_ttl");
 }
 
@@ -160,8 +190,14 @@ mod tests {
         assert_eq!(route("GET /zones?page=2"), "GET /zones");
         assert_eq!(route("GET /zones/example.com"), "GET /zones/{zone}");
         assert_eq!(route("POST /zones/edits"), "POST /zones/edits");
-        assert_eq!(route("GET /zones/edits/status/9e13"), "GET /zones/edits/status/{id}");
-        assert_eq!(route("DELETE /zones/edits/9e13"), "DELETE /zones/edits/{id}");
+        assert_eq!(
+            route("GET /zones/edits/status/9e13"),
+            "GET /zones/edits/status/{id}"
+        );
+        assert_eq!(
+            route("DELETE /zones/edits/9e13"),
+            "DELETE /zones/edits/{id}"
+        );
         assert_eq!(route("GET /elsewhere/x"), "GET other");
     }
 }
