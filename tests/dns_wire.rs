@@ -525,3 +525,63 @@ async fn hostile_packets_leave_the_gateway_serving() {
     assert!(gateway.is_running());
     assert_spf_intact(&sim).await;
 }
+
+/// Sends `wire` over a new TCP connection and returns the reply's bytes.
+fn tcp_exchange(addr: std::net::SocketAddr, wire: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("TCP connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let len = u16::try_from(wire.len()).expect("fits").to_be_bytes();
+    stream.write_all(&[&len[..], wire].concat()).expect("send");
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).expect("a reply length");
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut reply).expect("the reply");
+    reply
+}
+
+// Proves a copy that arrives while the first is still being answered (reply mode "accepted",
+// the zone locked by a foreign edit) waits for and gets the first reply, and changes nothing.
+#[tokio::test]
+async fn a_copy_sent_while_the_first_waits_gets_the_same_reply() {
+    let sim = common::SimProcess::start(&["--zones", ZONE, "--edit-seconds", "3"]);
+    let key = TestKey::new("copy-key.", "hmac-sha256");
+    let accepted = "[edits]\nreply = \"accepted\"\nbatch_window = \"100ms\"\nbatch_max_wait = \"1s\"\npoll_interval = \"200ms\"\n";
+    let gateway = GatewayProcess::start(&sim, std::slice::from_ref(&key), accepted);
+    let foreign = sim
+        .post_edit(&common::add_txt(ZONE, "_acme-challenge.foreign", "lock"))
+        .await;
+    assert_eq!(foreign.status, 201, "the foreign edit holds the lock");
+    let name = format!("_acme-challenge.copy.{ZONE}.");
+    let signed = py(
+        "cases.py",
+        &json!({
+            "server": "127.0.0.1", "port": gateway.dns_addr.port(), "zone": ZONE,
+            "key": key_json(&key), "sign_add": {"name": name, "value": "copied"},
+        }),
+    );
+    let wire = hex_decode(signed["wire"].as_str().expect("wire"));
+    let addr = gateway.dns_addr;
+    let first = std::thread::spawn({
+        let wire = wire.clone();
+        move || tcp_exchange(addr, &wire)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let second = std::thread::spawn(move || tcp_exchange(addr, &wire));
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    assert_eq!(first[3] & 0x0f, 0, "NOERROR once CSC accepted the edit");
+    assert_eq!(
+        second, first,
+        "the copy gets the first reply, byte for byte"
+    );
+    wait_for_txt(&sim, "_acme-challenge.copy", &["copied"]).await;
+    let adds: usize = edit_posts(&sim)
+        .await
+        .iter()
+        .filter(|p| p["status"] == 201)
+        .map(|p| p["requestBody"].to_string().matches("copied").count())
+        .sum();
+    assert_eq!(adds, 1, "one accepted edit carried the value");
+}

@@ -25,6 +25,10 @@ use crate::ops::{audit, metrics};
 /// The largest Other Data a reply TSIG carries (BADTIME's 6-byte server time).
 const MAX_OTHER: usize = 6;
 
+/// How long a copy of a request being answered waits for the first copy's reply (the first
+/// may wait on CSC for up to `reply_timeout` in `accepted` mode; clients give up sooner).
+const REPLAY_WAIT: Duration = Duration::from_secs(45);
+
 /// The gateway's DNS request handler.
 pub struct Gateway {
     engine: Engine,
@@ -90,12 +94,14 @@ impl Gateway {
         let guard = match &verdict {
             TsigVerdict::Signed(ctx) if request.metadata.op_code == OpCode::Update => {
                 let key = ReplayKey::new(ctx.request().canonical_key_name(), ctx.request().mac());
-                match self.replays.claim(key, Instant::now()) {
+                match self.replays.claim(key.clone(), Instant::now()) {
                     Claim::Answered(bytes) => {
                         tracing::info!(%src, key = %key_name, "replayed UPDATE answered from the first reply");
                         return Some(bytes);
                     }
-                    Claim::InFlight => return None,
+                    // The first copy is still being answered (it may wait on CSC in `accepted`
+                    // mode): this copy gets the same reply once there is one.
+                    Claim::InFlight => return self.first_reply(&key).await,
                     Claim::Fresh(guard) => Some(guard),
                 }
             }
@@ -127,6 +133,18 @@ impl Gateway {
             guard.complete(sealed.clone());
         }
         Some(sealed)
+    }
+
+    /// Waits (bounded) for the reply to the first copy of a replayed request.
+    async fn first_reply(&self, key: &ReplayKey) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + REPLAY_WAIT;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Some(bytes) = self.replays.get(key, Instant::now()) {
+                return Some(bytes);
+            }
+        }
+        None
     }
 
     /// Answers a query from the desired view of the zone that holds the name.
@@ -238,13 +256,18 @@ impl Gateway {
         let Some(grant) = self.grants.get(&ctx.request().canonical_key_name()) else {
             return Err(refusal(ResponseCode::Refused, "key has no grant"));
         };
-        let Some(view) = self.engine.desired_zone(&zone) else {
-            return Err(refusal(
-                ResponseCode::NotAuth,
-                format!("zone {zone} is not served here"),
-            ));
-        };
-        update::check_prerequisites(&request.answers, &ZoneData::from(&view))?;
+        // The desired view lays every pending change over CSC's records: its cost grows with the
+        // pending changes (up to `batch_max_wait` worth under load), so build it only when there
+        // are prerequisites to check against it. ACME clients send none.
+        if !request.answers.is_empty() {
+            let Some(view) = self.engine.desired_zone(&zone) else {
+                return Err(refusal(
+                    ResponseCode::NotAuth,
+                    format!("zone {zone} is not served here"),
+                ));
+            };
+            update::check_prerequisites(&request.answers, &ZoneData::from(&view))?;
+        }
         update::check_permission(&request.authorities, &zone, grant)?;
         let ops = update::plan_operations(&request.authorities, &zone, grant.delete_foreign)?;
         if ops.is_empty() {
