@@ -58,6 +58,7 @@ fn options() -> EngineOptions {
         reply_timeout: Duration::from_secs(15),
         batch_window: Duration::from_millis(300),
         batch_max_wait: Duration::from_secs(2),
+        batch_max_changes: 500,
         orphan_ttl: Duration::from_secs(3600),
         record_ttl: 300,
         poll_interval: Duration::from_millis(150),
@@ -1164,5 +1165,29 @@ async fn a_failed_lost_post_is_recognised_and_cancelled() {
             .any(|c| c["method"] == "DELETE" && c["path"] == cancel_path),
         "the engine cancelled the failed edit carrying its items"
     );
+    assert_no_duplicates(&calls);
+}
+
+/// `batch_max_changes` caps one edit: 7 changes with a cap of 3 travel in 3 edits (3, 3, 1), one
+/// after the other, and all arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_is_split_at_batch_max_changes() {
+    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "0.5"]);
+    let mut opts = options();
+    opts.batch_max_changes = 3;
+    let gateway = Gateway::start(client(&sim), opts).await;
+    let values: Vec<String> = (0..7).map(|i| format!("split-{i}")).collect();
+    for value in &values {
+        gateway.submit(ZONE, vec![add(NAME, value)]).await;
+    }
+    let expected: Vec<&str> = values.iter().map(String::as_str).collect();
+    wait_for_values(&sim, ZONE, KEY, &expected).await;
+    gateway.idle().await;
+    let calls = sim.calls().await;
+    let sizes: Vec<usize> = accepted_posts(&calls)
+        .iter()
+        .map(|c| items(c).len())
+        .collect();
+    assert_eq!(sizes, vec![3, 3, 1], "edit sizes");
     assert_no_duplicates(&calls);
 }

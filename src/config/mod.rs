@@ -117,6 +117,8 @@ pub struct EditsConfig {
     pub reply_timeout: Duration,
     pub batch_window: Duration,
     pub batch_max_wait: Duration,
+    /// Most changes carried by one CSC edit (bounds the POST's size and the batch's memory).
+    pub batch_max_changes: usize,
     pub orphan_ttl: Duration,
     /// How often the status of a CSC edit is read while the gateway follows it.
     pub poll_interval: Duration,
@@ -248,6 +250,8 @@ struct RawEdits {
     batch_window: Duration,
     #[serde(default = "default_batch_max_wait", with = "duration")]
     batch_max_wait: Duration,
+    #[serde(default = "default_batch_max_changes")]
+    batch_max_changes: usize,
     #[serde(default = "default_orphan_ttl", with = "duration")]
     orphan_ttl: Duration,
     #[serde(default = "default_poll_interval", with = "duration")]
@@ -261,6 +265,7 @@ impl Default for RawEdits {
             reply_timeout: default_reply_timeout(),
             batch_window: default_batch_window(),
             batch_max_wait: default_batch_max_wait(),
+            batch_max_changes: default_batch_max_changes(),
             orphan_ttl: default_orphan_ttl(),
             poll_interval: default_poll_interval(),
         }
@@ -314,6 +319,9 @@ fn default_batch_window() -> Duration {
 }
 fn default_batch_max_wait() -> Duration {
     Duration::from_secs(10)
+}
+fn default_batch_max_changes() -> usize {
+    500
 }
 fn default_orphan_ttl() -> Duration {
     Duration::from_secs(24 * 3600)
@@ -602,6 +610,12 @@ impl Resolver<'_> {
                 "must be at least \"100ms\" (CSC's clients poll every 1-5 s)",
             ));
         }
+        if raw.batch_max_changes == 0 {
+            return Err(self.invalid(
+                "edits.batch_max_changes",
+                "must be at least 1 (it caps how many changes one CSC edit carries)",
+            ));
+        }
         if raw.reply_timeout.is_zero() {
             return Err(self.invalid("edits.reply_timeout", "must be above zero"));
         }
@@ -610,6 +624,7 @@ impl Resolver<'_> {
             reply_timeout: raw.reply_timeout,
             batch_window: raw.batch_window,
             batch_max_wait: raw.batch_max_wait,
+            batch_max_changes: raw.batch_max_changes,
             orphan_ttl: raw.orphan_ttl,
             poll_interval: raw.poll_interval,
         })

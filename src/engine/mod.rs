@@ -40,6 +40,8 @@ pub struct EngineOptions {
     pub reply_timeout: Duration,
     pub batch_window: Duration,
     pub batch_max_wait: Duration,
+    /// Most changes carried by one CSC edit; more wait for the next one.
+    pub batch_max_changes: usize,
     pub orphan_ttl: Duration,
     /// TTL of created TXT records.
     pub record_ttl: u32,
@@ -62,6 +64,7 @@ impl EngineOptions {
             reply_timeout: config.edits.reply_timeout,
             batch_window: config.edits.batch_window,
             batch_max_wait: config.edits.batch_max_wait,
+            batch_max_changes: config.edits.batch_max_changes,
             orphan_ttl: config.edits.orphan_ttl,
             record_ttl: config.csc.record_ttl,
             poll_interval: config.edits.poll_interval,

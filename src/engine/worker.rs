@@ -140,11 +140,26 @@ impl Worker {
         false
     }
 
+    /// Moves pending changes into the batch, up to `batch_max_changes` in all; what does not
+    /// fit stays pending for the next edit, which then starts without another window.
     fn take_pending(&self, state: &mut super::QueueState) -> bool {
-        let taken = std::mem::take(&mut state.pending);
-        state.first_pending = None;
-        state.last_pending = None;
-        tracing::info!(zone = %self.zone(), changes = taken.len(), "batch window closed");
+        let room = self
+            .inner
+            .options
+            .batch_max_changes
+            .saturating_sub(state.batch.len());
+        let count = room.min(state.pending.len());
+        let taken: Vec<_> = state.pending.drain(..count).collect();
+        if state.pending.is_empty() {
+            state.first_pending = None;
+            state.last_pending = None;
+        } else {
+            // The rest is due at once: its window has already passed.
+            let now = Instant::now();
+            state.first_pending = Some(now - self.inner.options.batch_max_wait);
+            state.last_pending = Some(now - self.inner.options.batch_window);
+        }
+        tracing::info!(zone = %self.zone(), changes = taken.len(), left = state.pending.len(), "batch window closed");
         state.batch.extend(taken);
         !state.batch.is_empty()
     }
@@ -763,14 +778,23 @@ impl Worker {
             return Next::Retry;
         }
         match err {
-            CscError::Validation { .. } | CscError::EditRejected { .. } if self.refusals == 0 => {
+            CscError::Validation { .. }
+            | CscError::EditRejected { .. }
+            | CscError::Unexpected {
+                status: 400..=499, ..
+            } if self.refusals == 0 => {
                 self.refusals += 1;
                 tracing::warn!(zone = %self.zone(), error = %err, "CSC refused the edit; re-reading the zone and trying once more");
                 self.pause().await;
                 Next::Retry
             }
+            // A 4xx without CSC's JSON body (413 for an edit too large, say) will not pass on
+            // a retry of the same request either.
             CscError::Validation { .. }
             | CscError::EditRejected { .. }
+            | CscError::Unexpected {
+                status: 400..=499, ..
+            }
             | CscError::NotFound { .. } => Next::GiveUp(err.to_string()),
             _ => {
                 tracing::warn!(zone = %self.zone(), error = %err, "CSC failed while {doing}; retrying with backoff");
