@@ -204,8 +204,9 @@ impl Gateway {
         };
         let outcome = rcode_name(rcode);
         match &result {
+            // The audit event below is the info-level record of an accepted UPDATE.
             Ok(_) => {
-                tracing::info!(%src, key = %key_name, %zone, ops = operations.len(), "UPDATE accepted")
+                tracing::debug!(%src, key = %key_name, %zone, ops = operations.len(), "UPDATE accepted")
             }
             Err(refusal) => {
                 tracing::warn!(%src, key = %key_name, %zone, rcode = %outcome, reason = %refusal.reason, "UPDATE refused")
