@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{MessageType, Metadata, OpCode, ResponseCode};
@@ -19,7 +20,7 @@ use crate::dns::replay::{Claim, ReplayCache, ReplayKey};
 use crate::dns::reply;
 use crate::dns::tsig::{self, KeyRing, TsigVerdict};
 use crate::dns::update::{self, Refusal};
-use crate::engine::{Engine, SubmitError};
+use crate::engine::{Engine, SubmitError, ViewVersion};
 use crate::ops::{audit, metrics};
 
 /// The largest Other Data a reply TSIG carries (BADTIME's 6-byte server time).
@@ -36,6 +37,9 @@ pub struct Gateway {
     /// Grants by canonical key name.
     grants: HashMap<String, KeyConfig>,
     replays: ReplayCache,
+    /// The last view built per zone, reused while the engine reports the same inputs: a query
+    /// then costs a lookup instead of a copy and index of the whole zone.
+    views: Mutex<HashMap<String, (ViewVersion, Arc<ZoneView>)>>,
 }
 
 impl Gateway {
@@ -49,6 +53,7 @@ impl Gateway {
                 .map(|k| (k.canonical_name(), k.clone()))
                 .collect(),
             replays: ReplayCache::new(ReplayCache::DEFAULT_TTL, ReplayCache::DEFAULT_CAPACITY),
+            views: Mutex::new(HashMap::new()),
         }
     }
 
@@ -164,7 +169,7 @@ impl Gateway {
         let question = query.original();
         let answer = match self.engine.find_zone(&question.name().to_ascii()) {
             Some(zone) => {
-                let view: ZoneView = self.engine.desired_zone(&zone).iter().collect();
+                let view = self.view(&zone);
                 view.answer(
                     question.name(),
                     question.query_type(),
@@ -179,6 +184,26 @@ impl Gateway {
         metadata.response_code = answer.rcode;
         metrics::query(&rcode_name(answer.rcode));
         (metadata, answer)
+    }
+
+    /// The desired view of `zone`, from the cache while its inputs are unchanged.
+    fn view(&self, zone: &str) -> Arc<ZoneView> {
+        let version = self.engine.view_version(zone);
+        if let Some((cached, view)) = self.views.lock().expect("lock").get(zone)
+            && *cached == version
+        {
+            return view.clone();
+        }
+        let view: Arc<ZoneView> = Arc::new(self.engine.desired_zone(zone).iter().collect());
+        // Keep it only if nothing moved while it was built, so a view is never filed under
+        // inputs older than its own.
+        if self.engine.view_version(zone) == version {
+            self.views
+                .lock()
+                .expect("lock")
+                .insert(zone.to_owned(), (version, view.clone()));
+        }
+        view
     }
 
     /// Runs an UPDATE through RFC 2136's steps and the engine; returns the reply header.

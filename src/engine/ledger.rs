@@ -11,6 +11,8 @@ use super::change::LedgerEntry;
 #[derive(Debug, Default)]
 pub struct Ledger {
     entries: BTreeMap<(String, String, String), LedgerEntry>,
+    /// Counts changes, so views derived from ownership know when to rebuild.
+    generation: u64,
 }
 
 impl Ledger {
@@ -33,13 +35,20 @@ impl Ledger {
     pub fn insert(&mut self, entry: LedgerEntry) {
         let key = (entry.zone.clone(), entry.name.clone(), entry.value.clone());
         self.entries.insert(key, entry);
+        self.generation += 1;
     }
 
     /// Forgets a value; returns whether it was there.
     pub fn remove(&mut self, zone: &str, name: &str, value: &str) -> bool {
+        self.generation += 1;
         self.entries
             .remove(&(zone.to_owned(), name.to_owned(), value.to_owned()))
             .is_some()
+    }
+
+    /// A number that changes whenever an entry is added or removed.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The values owned at `name` in `zone`.

@@ -116,6 +116,14 @@ pub struct ZoneWork {
     pub oldest_accepted_ms: Option<u64>,
 }
 
+/// The inputs of a zone's desired view (see [`Engine::view_version`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewVersion {
+    changes: Vec<ChangeId>,
+    directory: u64,
+    ledger: u64,
+}
+
 /// The engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
@@ -425,6 +433,35 @@ impl Engine {
             }
         }
         Some(snapshot)
+    }
+
+    /// What the desired view of `zone` is made of: equal versions mean equal views, so a
+    /// reader may keep a view built from [`Engine::desired_zone`] until the version moves.
+    pub fn view_version(&self, zone: &str) -> ViewVersion {
+        // Read the change ids first: a change that lands between the reads moves them, and the
+        // generations read after cover any zone copy or ledger entry it caused.
+        let changes = self
+            .inner
+            .queues
+            .lock()
+            .expect("lock")
+            .get(zone)
+            .cloned()
+            .map(|queue| {
+                let state = queue.state.lock().expect("lock");
+                state
+                    .batch
+                    .iter()
+                    .chain(&state.pending)
+                    .map(|c| c.id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        ViewVersion {
+            changes,
+            directory: self.inner.directory.generation(),
+            ledger: self.inner.ledger.lock().expect("lock").generation(),
+        }
     }
 
     /// Every zone CSC serves, as last read.

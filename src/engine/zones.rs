@@ -5,6 +5,7 @@
 //! cannot turn into a flood of CSC calls). Zone workers store fresher copies after every edit.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ pub struct ZoneDirectory {
     client: CscClient,
     zones: RwLock<BTreeMap<String, Zone>>,
     last_list: Mutex<Option<Instant>>,
+    /// Counts stored copies, so views derived from them know when to rebuild.
+    generation: AtomicU64,
 }
 
 impl ZoneDirectory {
@@ -28,6 +31,7 @@ impl ZoneDirectory {
             client,
             zones: RwLock::new(BTreeMap::new()),
             last_list: Mutex::new(None),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -41,6 +45,7 @@ impl ZoneDirectory {
             .collect();
         let count = map.len();
         *self.zones.write().expect("lock") = map;
+        self.generation.fetch_add(1, Ordering::SeqCst);
         tracing::debug!(zones = count, "zone list refreshed");
         Ok(count)
     }
@@ -77,6 +82,12 @@ impl ZoneDirectory {
     pub fn store(&self, zone: Zone) {
         let name = names::normalize(&zone.zone_name);
         self.zones.write().expect("lock").insert(name, zone);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A number that changes whenever a zone copy is stored.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Every zone name known now.
