@@ -87,16 +87,7 @@ fn grant() -> KeyConfig {
 /// Parse, zone section, grant, plan: what the gateway does with an UPDATE before the journal.
 fn parse_and_plan(raw: Vec<u8>, src: SocketAddr, grant: &KeyConfig) -> Vec<Op> {
     let request = Request::from_bytes(raw, src, Protocol::Udp).expect("parses");
-    let zone_section: Vec<_> = request
-        .queries
-        .queries()
-        .iter()
-        .map(|q| {
-            let q = q.original();
-            (q.name().clone(), q.query_type(), q.query_class())
-        })
-        .collect();
-    let zone = update::zone_section(&zone_section).expect("zone section");
+    let zone = update::zone_of(request.queries.queries()).expect("zone section");
     update::check_permission(&request.authorities, &zone, grant).expect("granted");
     update::plan_operations(&request.authorities, &zone, grant.delete_foreign).expect("plan")
 }

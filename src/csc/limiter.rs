@@ -4,11 +4,13 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// A shared pacing gate; `acquire` waits until the next request may go out.
 pub struct Limiter {
     gate: DefaultDirectRateLimiter,
+    clock: DefaultClock,
 }
 
 impl Limiter {
@@ -27,14 +29,26 @@ impl Limiter {
         let quota = Quota::with_period(Duration::from_secs_f64(1.0 / per_sec))
             .ok_or_else(|| format!("rate_limit_per_sec {per_sec} is too high"))?
             .allow_burst(burst);
+        let clock = DefaultClock::default();
         Ok(Limiter {
-            gate: RateLimiter::direct(quota),
+            gate: RateLimiter::direct_with_clock(quota, clock.clone()),
+            clock,
         })
     }
 
     /// Waits for the next free slot.
     pub async fn acquire(&self) {
-        self.gate.until_ready().await;
+        // Waits on tokio's timer rather than governor's `until_ready`, which sleeps on the
+        // futures-timer thread: a gateway under a flood of changes was seen parked for good
+        // in front of a CSC call, with every thread idle, right there.
+        loop {
+            match self.gate.check() {
+                Ok(()) => return,
+                Err(not_until) => {
+                    tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+                }
+            }
+        }
     }
 }
 

@@ -256,16 +256,7 @@ impl Gateway {
         request: &Request,
         verdict: &TsigVerdict,
     ) -> Result<(String, usize), Refusal> {
-        let zone_section: Vec<_> = request
-            .queries
-            .queries()
-            .iter()
-            .map(|q| {
-                let q = q.original();
-                (q.name().clone(), q.query_type(), q.query_class())
-            })
-            .collect();
-        let zone = update::zone_section(&zone_section)?;
+        let zone = update::zone_of(request.queries.queries())?;
         let served = self.engine.zone_of(&zone).await;
         if served.as_deref() != Some(zone.as_str()) {
             return Err(refusal(

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{LowerQuery, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::config::KeyConfig;
@@ -59,6 +59,18 @@ pub fn zone_section(queries: &[(Name, RecordType, DNSClass)]) -> Result<String, 
         ));
     }
     Ok(names::normalize(&name.to_ascii()))
+}
+
+/// [`zone_section`] of a parsed message's question entries.
+pub fn zone_of(queries: &[LowerQuery]) -> Result<String, Refusal> {
+    let entries: Vec<_> = queries
+        .iter()
+        .map(|q| {
+            let q = q.original();
+            (q.name().clone(), q.query_type(), q.query_class())
+        })
+        .collect();
+    zone_section(&entries)
 }
 
 /// The owner name of a record, normalized, if it is inside `zone` (else NOTZONE).

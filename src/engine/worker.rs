@@ -159,7 +159,9 @@ impl Worker {
             state.first_pending = Some(now - self.inner.options.batch_max_wait);
             state.last_pending = Some(now - self.inner.options.batch_window);
         }
-        tracing::info!(zone = %self.zone(), changes = taken.len(), left = state.pending.len(), "batch window closed");
+        if !taken.is_empty() {
+            tracing::info!(zone = %self.zone(), changes = taken.len(), left = state.pending.len(), "batch window closed");
+        }
         state.batch.extend(taken);
         !state.batch.is_empty()
     }

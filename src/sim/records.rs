@@ -69,14 +69,7 @@ pub fn seed_zone(zone: &str) -> Zone {
         txt: vec![record("@", &spf_value(zone), Some(3600))],
         soa: Some(Soa {
             serial: SEED_SERIAL,
-            refresh: 3600,
-            retry: 600,
-            expire: 1_209_600,
-            ttl_min: 300,
-            ttl_neg: 300,
-            ttl_zone: 300,
-            tech_email: format!("hostmaster@{zone}"),
-            master_host: format!("ns1.{zone}"),
+            ..crate::dns::answer::default_soa(zone)
         }),
     }
 }
