@@ -117,6 +117,7 @@ fn sandbox_config(options: &SandboxOptions, api: &str, dir: PathBuf, secret: &st
             batch_window: Duration::from_secs(2),
             batch_max_wait: Duration::from_secs(10),
             batch_max_changes: 500,
+            max_pending: 10_000,
             orphan_ttl: Duration::from_secs(24 * 3600),
             poll_interval: Duration::from_secs(1),
         },

@@ -59,6 +59,7 @@ fn options() -> EngineOptions {
         batch_window: Duration::from_millis(300),
         batch_max_wait: Duration::from_secs(2),
         batch_max_changes: 500,
+        max_pending: 10_000,
         orphan_ttl: Duration::from_secs(3600),
         record_ttl: 300,
         poll_interval: Duration::from_millis(150),
@@ -1190,4 +1191,34 @@ async fn a_large_batch_is_split_at_batch_max_changes() {
         .collect();
     assert_eq!(sizes, vec![3, 3, 1], "edit sizes");
     assert_no_duplicates(&calls);
+}
+
+/// `max_pending` bounds what waits for CSC: past it, submits are refused as Busy, nothing is
+/// journaled for them, and the accepted changes are delivered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_pending_refuses_changes_past_the_bound() {
+    let sim = SimProcess::start(&["--zones", ZONE, "--edit-seconds", "0.5"]);
+    let mut opts = options();
+    opts.max_pending = 2;
+    opts.batch_window = Duration::from_secs(2);
+    let gateway = Gateway::start(client(&sim), opts).await;
+    gateway.submit(ZONE, vec![add(NAME, "p1")]).await;
+    gateway.submit(ZONE, vec![add(NAME, "p2")]).await;
+    let refused = gateway
+        .engine
+        .submit(ZONE, vec![add(NAME, "p3")], ORIGIN)
+        .await;
+    assert!(
+        matches!(refused, Err(SubmitError::Busy { waiting: 2, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        gateway.journaled(),
+        2,
+        "the refused change was not journaled"
+    );
+    wait_for_values(&sim, ZONE, KEY, &["p1", "p2"]).await;
+    gateway.idle().await;
+    gateway.submit(ZONE, vec![add(NAME, "p3")]).await;
+    wait_for_values(&sim, ZONE, KEY, &["p1", "p2", "p3"]).await;
 }

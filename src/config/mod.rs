@@ -119,6 +119,8 @@ pub struct EditsConfig {
     pub batch_max_wait: Duration,
     /// Most changes carried by one CSC edit (bounds the POST's size and the batch's memory).
     pub batch_max_changes: usize,
+    /// Most changes of one zone waiting for CSC; more get SERVFAIL (back-pressure).
+    pub max_pending: usize,
     pub orphan_ttl: Duration,
     /// How often the status of a CSC edit is read while the gateway follows it.
     pub poll_interval: Duration,
@@ -252,6 +254,8 @@ struct RawEdits {
     batch_max_wait: Duration,
     #[serde(default = "default_batch_max_changes")]
     batch_max_changes: usize,
+    #[serde(default = "default_max_pending")]
+    max_pending: usize,
     #[serde(default = "default_orphan_ttl", with = "duration")]
     orphan_ttl: Duration,
     #[serde(default = "default_poll_interval", with = "duration")]
@@ -266,6 +270,7 @@ impl Default for RawEdits {
             batch_window: default_batch_window(),
             batch_max_wait: default_batch_max_wait(),
             batch_max_changes: default_batch_max_changes(),
+            max_pending: default_max_pending(),
             orphan_ttl: default_orphan_ttl(),
             poll_interval: default_poll_interval(),
         }
@@ -322,6 +327,9 @@ fn default_batch_max_wait() -> Duration {
 }
 fn default_batch_max_changes() -> usize {
     500
+}
+fn default_max_pending() -> usize {
+    10_000
 }
 fn default_orphan_ttl() -> Duration {
     Duration::from_secs(24 * 3600)
@@ -610,6 +618,12 @@ impl Resolver<'_> {
                 "must be at least \"100ms\" (CSC's clients poll every 1-5 s)",
             ));
         }
+        if raw.max_pending == 0 {
+            return Err(self.invalid(
+                "edits.max_pending",
+                "must be at least 1 (it caps how many changes of a zone may wait for CSC)",
+            ));
+        }
         if raw.batch_max_changes == 0 {
             return Err(self.invalid(
                 "edits.batch_max_changes",
@@ -625,6 +639,7 @@ impl Resolver<'_> {
             batch_window: raw.batch_window,
             batch_max_wait: raw.batch_max_wait,
             batch_max_changes: raw.batch_max_changes,
+            max_pending: raw.max_pending,
             orphan_ttl: raw.orphan_ttl,
             poll_interval: raw.poll_interval,
         })

@@ -20,7 +20,7 @@ use crate::dns::replay::{Claim, ReplayCache, ReplayKey};
 use crate::dns::reply;
 use crate::dns::tsig::{self, KeyRing, TsigVerdict};
 use crate::dns::update::{self, Refusal};
-use crate::engine::{Engine, SubmitError, ViewVersion};
+use crate::engine::{Engine, ViewVersion};
 use crate::ops::{audit, metrics};
 
 /// The largest Other Data a reply TSIG carries (BADTIME's 6-byte server time).
@@ -291,16 +291,11 @@ impl Gateway {
             return Ok((zone, 0));
         }
         let count = ops.len();
+        // Every way the engine can decline is a server-side failure the client may retry:
+        // credentials, journal, CSC's refusal or timeout (`accepted` mode), back-pressure.
         match self.engine.submit(&zone, ops, grant.name.as_str()).await {
             Ok(_) => Ok((zone, count)),
-            Err(err @ SubmitError::NotReady(_))
-            | Err(err @ SubmitError::Journal(_))
-            | Err(err @ SubmitError::TimedOut(_)) => {
-                Err(refusal(ResponseCode::ServFail, err.to_string()))
-            }
-            Err(err @ SubmitError::Refused(_)) => {
-                Err(refusal(ResponseCode::ServFail, err.to_string()))
-            }
+            Err(err) => Err(refusal(ResponseCode::ServFail, err.to_string())),
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct EngineOptions {
     pub batch_max_wait: Duration,
     /// Most changes carried by one CSC edit; more wait for the next one.
     pub batch_max_changes: usize,
+    /// Most changes of one zone waiting for CSC; more are refused (back-pressure).
+    pub max_pending: usize,
     pub orphan_ttl: Duration,
     /// TTL of created TXT records.
     pub record_ttl: u32,
@@ -65,6 +67,7 @@ impl EngineOptions {
             batch_window: config.edits.batch_window,
             batch_max_wait: config.edits.batch_max_wait,
             batch_max_changes: config.edits.batch_max_changes,
+            max_pending: config.edits.max_pending,
             orphan_ttl: config.edits.orphan_ttl,
             record_ttl: config.csc.record_ttl,
             poll_interval: config.edits.poll_interval,
@@ -91,6 +94,9 @@ pub enum SubmitError {
     /// Reply mode `accepted`: no edit carried the change within `reply_timeout`; it was withdrawn.
     #[error("CSC did not accept the change within {0:?}; it was withdrawn")]
     TimedOut(Duration),
+    /// The zone already has `max_pending` changes waiting for CSC: try again later.
+    #[error("zone {zone} has {waiting} changes waiting for CSC (max_pending); try again later")]
+    Busy { zone: String, waiting: usize },
 }
 
 /// What finally happened to a change (for `accepted` waiters).
@@ -305,6 +311,19 @@ impl Engine {
         if let Some(reason) = self.inner.credentials_error.lock().expect("lock").clone() {
             return Err(SubmitError::NotReady(reason));
         }
+        let queue = self.inner.queue(zone);
+        {
+            // A soft bound (concurrent submits may pass together): it keeps a flood from
+            // growing memory without limit while CSC takes minutes per edit.
+            let state = queue.state.lock().expect("lock");
+            let waiting = state.pending.len() + state.batch.len();
+            if waiting >= self.inner.options.max_pending {
+                return Err(SubmitError::Busy {
+                    zone: zone.to_owned(),
+                    waiting,
+                });
+            }
+        }
         let change = Change {
             id: self.inner.next_id.fetch_add(1, Ordering::Relaxed),
             zone: zone.to_owned(),
@@ -319,7 +338,6 @@ impl Engine {
             .journal
             .commit(vec![Mutation::PutChange(change.clone())])
             .await?;
-        let queue = self.inner.queue(zone);
         let outcome = {
             let mut state = queue.state.lock().expect("lock");
             let now = Instant::now();
