@@ -71,21 +71,7 @@ pub enum StatusError {
     Journal(#[from] StoreError),
 }
 
-/// Pending and in-flight work of one zone: the shape of the gateway's `/status` (the engine's
-/// `ZoneWork`), so both sources read alike.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ZoneWork {
-    /// The zone.
-    pub zone: String,
-    /// Changes waiting for the batch window or the zone lock.
-    pub pending: usize,
-    /// Changes carried by the edit being delivered.
-    pub in_flight: usize,
-    /// The CSC edit carrying them, once CSC accepted it.
-    pub edit_id: Option<String>,
-    /// When the oldest of these changes was accepted, in Unix milliseconds.
-    pub oldest_accepted_ms: Option<u64>,
-}
+pub use crate::engine::ZoneWork;
 
 /// The JSON the running gateway serves at `/status`.
 #[derive(Debug, Clone, Deserialize)]

@@ -108,9 +108,10 @@ enum Outcome {
     Failed(String),
 }
 
-/// Pending and in-flight work of one zone (for `status` and tests).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// Pending and in-flight work of one zone: what `/status` serves and `csc-rfc2136 status` reads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ZoneWork {
+    /// The zone.
     pub zone: String,
     /// Changes waiting for the batch window or for the zone lock.
     pub pending: usize,

@@ -150,19 +150,7 @@ pub fn verify_reply(
     let signed = wire::unsigned_part(reply, start, tsig.original_id).ok_or(
         super::FormErrReason::Malformed("no room for the TSIG record"),
     )?;
-    let canonical_algorithm = tsig.algorithm_wire.to_ascii_lowercase();
-    let variables = wire::variables(
-        &tsig.key_name_wire.to_ascii_lowercase(),
-        &TsigFields {
-            algorithm: &canonical_algorithm,
-            time_signed: tsig.time_signed,
-            fudge: tsig.fudge,
-            mac: &[],
-            original_id: tsig.original_id,
-            error: tsig.error,
-            other: &tsig.other,
-        },
-    );
+    let variables = super::verify::request_variables(&tsig);
     let computed = mac::compute(
         key.algorithm,
         &key.secret,

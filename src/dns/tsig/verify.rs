@@ -94,8 +94,9 @@ pub(crate) fn algorithm_of(wire_name: &[u8]) -> Option<TsigAlgorithm> {
         .find(|alg| alg.wire_name().eq_ignore_ascii_case(&text))
 }
 
-/// The request's TSIG variables with both names canonical.
-fn request_variables(tsig: &RequestTsig) -> Vec<u8> {
+/// A TSIG record's variables with both names canonical (RFC 8945 §4.3.3), as a request's or a
+/// reply's MAC covers them.
+pub(super) fn request_variables(tsig: &RequestTsig) -> Vec<u8> {
     let algorithm = tsig.algorithm_wire.to_ascii_lowercase();
     wire::variables(
         &tsig.key_name_wire.to_ascii_lowercase(),
