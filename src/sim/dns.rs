@@ -139,7 +139,7 @@ mod tests {
     use tokio::time::timeout;
 
     use super::*;
-    use crate::csc::model::{Record as CscRecord, Soa};
+    use crate::csc::model::Record as CscRecord;
 
     /// A source whose zones the test can change while the server runs.
     struct Zones(Mutex<Vec<Zone>>);
@@ -176,17 +176,7 @@ mod tests {
                 .map(|i| txt("big", &format!("{i:02}{}", "x".repeat(198))))
                 .chain([txt("@", "v=spf1 include:_spf.example.com ~all")])
                 .collect(),
-            soa: Some(Soa {
-                serial: 1,
-                refresh: 3600,
-                retry: 600,
-                expire: 1_209_600,
-                ttl_min: 300,
-                ttl_neg: 300,
-                ttl_zone: 300,
-                tech_email: "hostmaster@example.com".into(),
-                master_host: "ns1.example.com".into(),
-            }),
+            soa: Some(crate::dns::answer::default_soa("example.com")),
         }
     }
 
